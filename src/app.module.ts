@@ -1,0 +1,28 @@
+import { Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { AuthModule } from './auth/auth.module.js';
+import { AppCacheModule } from './cache/app-cache.module.js';
+import { appConfig } from './config/app.config.js';
+import { authConfig } from './config/auth.config.js';
+import { databaseConfig } from './config/database.config.js';
+import { redisConfig } from './config/redis.config.js';
+import { DatabaseModule } from './database/database.module.js';
+import { HealthModule } from './health/health.module.js';
+import { RedisModule } from './redis/redis.module.js';
+import { SessionModule } from './session/session.module.js';
+import { UsersModule } from './users/users.module.js';
+
+@Module({
+  imports: [
+    // Configuration comes from the environment only (no .env file is read); each area validates itself.
+    ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [appConfig, authConfig, databaseConfig, redisConfig] }),
+    DatabaseModule,
+    RedisModule,
+    AppCacheModule,
+    UsersModule,
+    SessionModule,
+    AuthModule,
+    HealthModule,
+  ],
+})
+export class AppModule {}

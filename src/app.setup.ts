@@ -1,0 +1,55 @@
+import type { INestApplication } from '@nestjs/common';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import type { AppConfig } from './config/app.config.js';
+import { DrfExceptionFilter } from './common/filters/drf-exception.filter.js';
+import { DrfValidationPipe } from './common/pipes/drf-validation.pipe.js';
+
+export const OPENAPI_JSON_PATH = '/api/schema/';
+export const SWAGGER_UI_PATH = 'api/docs';
+
+/** The Fastify adapter with the service's HTTP limits (body size, trusted proxies). */
+export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
+  return new FastifyAdapter({
+    bodyLimit: config.bodyLimit,
+    // Heroku's router appends the client address to X-Forwarded-For; trust exactly that many hops.
+    // (Fastify takes a hop count at run time; its typings only list the other forms.)
+    trustProxy: (config.trustProxyHops > 0 ? config.trustProxyHops : false) as unknown as boolean,
+    // Nest registers routes without their trailing slash; Django's clients call them with it
+    // ("/api/me/"). Matching both keeps the contract, and the OpenAPI document shows the slash.
+    routerOptions: { ignoreTrailingSlash: true },
+    // Heroku's router closes idle connections after 55 s; keep ours open longer than that.
+    keepAliveTimeout: 65_000,
+  });
+}
+
+/** Everything main.ts and the e2e tests share: validation, errors, OpenAPI, shutdown hooks. */
+export function configureApp(app: INestApplication, config: AppConfig): void {
+  app.useGlobalPipes(new DrfValidationPipe());
+  app.useGlobalFilters(new DrfExceptionFilter());
+  app.enableShutdownHooks();
+  if (config.swaggerEnabled) {
+    const document = withTrailingSlashes(SwaggerModule.createDocument(
+      app,
+      new DocumentBuilder()
+        .setTitle('Auth service')
+        .setDescription('Register, log in, JWT access/refresh with rotation, sessions and revocation. Compatible with the Django simplejwt contract.')
+        .setVersion('1')
+        .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+        .build(),
+    ));
+    SwaggerModule.setup(SWAGGER_UI_PATH, app as NestFastifyApplication, document, {
+      jsonDocumentUrl: OPENAPI_JSON_PATH,
+      // The UI needs @fastify/static (ESM only), which Jest cannot load on Node 20: tests turn the UI off.
+      ui: config.swaggerUiEnabled,
+    });
+  }
+}
+
+/** The contract's paths end with "/" (Django); Nest drops it when it registers a route. */
+function withTrailingSlashes(document: OpenAPIObject): OpenAPIObject {
+  document.paths = Object.fromEntries(
+    Object.entries(document.paths).map(([path, item]) => [path.endsWith('/') ? path : `${path}/`, item]),
+  );
+  return document;
+}

@@ -1,0 +1,21 @@
+import { Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { APP_GUARD } from '@nestjs/core';
+import { JwtModule } from '@nestjs/jwt';
+import { PassportModule } from '@nestjs/passport';
+import { authConfig } from '../config/auth.config.js';
+import { SessionModule } from '../session/session.module.js';
+import { UsersModule } from '../users/users.module.js';
+import { AuthController } from './auth.controller.js';
+import { AuthService } from './auth.service.js';
+import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
+import { JwtStrategy } from './strategies/jwt.strategy.js';
+import { TokensService } from './tokens.service.js';
+
+@Module({
+  imports: [ConfigModule.forFeature(authConfig), PassportModule, JwtModule.register({}), SessionModule, UsersModule],
+  controllers: [AuthController],
+  providers: [AuthService, TokensService, JwtStrategy, { provide: APP_GUARD, useClass: JwtAuthGuard }],
+  exports: [TokensService],
+})
+export class AuthModule {}

@@ -1,0 +1,164 @@
+import { Injectable } from '@nestjs/common';
+import type { AuthenticatedUser } from '../common/decorators/authenticated-user.js';
+import type { RequestClient } from '../common/decorators/client.decorator.js';
+import { drfValidationError, noActiveAccount, tokenNotValid } from '../common/http/drf-errors.js';
+import { RevocationStore } from '../session/revocation-store.service.js';
+import { SessionsService } from '../session/sessions.service.js';
+import type { RegisterDto } from './dto/register.dto.js';
+import { PasswordHasher } from '../users/password/password-hasher.service.js';
+import { validatePassword } from '../users/password/password-validators.js';
+import type { User } from '../users/user.entity.js';
+import { DuplicateUserError, UsersService } from '../users/users.service.js';
+import { type TokenClaims, TokensService } from './tokens.service.js';
+
+export const DUPLICATE_MESSAGES = {
+  username: 'A user with that username already exists.',
+  email: 'A user with that email address already exists.',
+} as const;
+
+export interface TokenPair {
+  refresh: string;
+  access: string;
+}
+
+/** The token and account flows behind AuthController. */
+@Injectable()
+export class AuthService {
+  constructor(
+    private readonly users: UsersService,
+    private readonly hasher: PasswordHasher,
+    private readonly sessions: SessionsService,
+    private readonly revocation: RevocationStore,
+    private readonly tokens: TokensService,
+  ) {}
+
+  async register(input: RegisterDto): Promise<User> {
+    const errors: Record<string, string[]> = {};
+    for (const field of await this.users.findTakenFields(input.username, input.email)) {
+      errors[field] = [DUPLICATE_MESSAGES[field]];
+    }
+    const passwordProblems = validatePassword(input.password, { username: input.username, email: input.email });
+    if (passwordProblems.length > 0) errors.password = passwordProblems;
+    if (Object.keys(errors).length > 0) throw drfValidationError(errors);
+
+    const passwordHash = await this.hasher.hash(input.password);
+    try {
+      return await this.users.create({ username: input.username, email: input.email, passwordHash });
+    } catch (error) {
+      // Lost a race with a concurrent registration of the same name or address.
+      if (error instanceof DuplicateUserError) {
+        throw drfValidationError(Object.fromEntries(error.fields.map((field) => [field, [DUPLICATE_MESSAGES[field]]])));
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Logs in with a username or an e-mail address. A wrong password, an unknown user and an inactive
+   * account all get the same answer, after the same amount of work (an argon2 verify).
+   */
+  async login(identifier: string, password: string, client: RequestClient): Promise<TokenPair> {
+    const user = await this.users.findByLoginIdentifier(identifier);
+    if (!user) {
+      await this.hasher.burn(password);
+      throw noActiveAccount();
+    }
+    const { ok, needsRehash } = await this.hasher.verify(user.passwordHash, password);
+    if (!ok || !user.isActive) throw noActiveAccount();
+    if (needsRehash) {
+      // e.g. a Django pbkdf2_sha256 hash: upgrade it to argon2id now that we know the password.
+      await this.users.setPasswordHash(user, await this.hasher.hash(password));
+    }
+    const pair = await this.openSession(user, client);
+    this.users.recordLoginInBackground(user.id);
+    return pair;
+  }
+
+  private async openSession(user: User, client: RequestClient): Promise<TokenPair> {
+    const [head] = await Promise.all([
+      this.sessions.create(user.id, client),
+      this.revocation.putUserState(user.id, {
+        a: user.isActive,
+        c: user.tokensValidAfter ? Math.floor(user.tokensValidAfter.getTime() / 1000) : 0,
+      }),
+    ]);
+    return { refresh: this.tokens.refreshTokenFor(head), access: this.tokens.issueAccess(user.id, head.sessionId).token };
+  }
+
+  /** Refresh with rotation: the presented refresh token is consumed; see SessionsService.rotate. */
+  async refresh(token: string, client: RequestClient): Promise<{ access: string; refresh: string }> {
+    const claims = this.tokens.verify(token, 'refresh');
+    await this.assertNotRevoked(claims);
+    if (!claims.sid) return this.adoptLegacyRefresh(claims, client);
+    const result = await this.sessions.rotate(claims.user_id, claims.sid, claims.jti, client);
+    if (result.kind === 'rotated' || result.kind === 'grace') {
+      return {
+        access: this.tokens.issueAccess(claims.user_id, claims.sid).token,
+        refresh: this.tokens.refreshTokenFor(result.head),
+      };
+    }
+    throw tokenNotValid('Token is blacklisted');
+  }
+
+  /**
+   * A refresh token issued by the Django system (no `sid`): consume it once (blacklist insert is the
+   * atomic step) and open a session for it, so migrated clients keep their login.
+   */
+  private async adoptLegacyRefresh(claims: TokenClaims, client: RequestClient): Promise<{ access: string; refresh: string }> {
+    if (!(await this.sessions.blacklist(claims.user_id, claims.jti, claims.exp))) throw tokenNotValid('Token is blacklisted');
+    const user = await this.users.findById(claims.user_id);
+    if (!user || !user.isActive) throw tokenNotValid();
+    const pair = await this.openSession(user, client);
+    return { access: pair.access, refresh: pair.refresh };
+  }
+
+  private async assertNotRevoked(claims: TokenClaims): Promise<void> {
+    const verdict = await this.revocation.check(claims.user_id, claims.sid ?? null, claims.iat);
+    if (verdict === 'revoked') throw tokenNotValid('Token is blacklisted');
+    if (verdict !== 'ok') throw tokenNotValid();
+  }
+
+  /** simplejwt's verify: any token type; here it also says whether the token was revoked. */
+  async verify(token: string): Promise<void> {
+    const claims = this.tokens.verify(token);
+    await this.assertNotRevoked(claims);
+    if (claims.token_type !== 'refresh') return;
+    if (claims.sid) {
+      const session = await this.sessions.findSession(claims.user_id, claims.sid);
+      if (!session || session.refreshJti !== claims.jti) {
+        // A rotated-out refresh token is dead (simplejwt's BLACKLIST_AFTER_ROTATION).
+        throw tokenNotValid('Token is blacklisted');
+      }
+    } else if (await this.sessions.isBlacklisted(claims.jti)) {
+      throw tokenNotValid('Token is blacklisted');
+    }
+  }
+
+  /** simplejwt's blacklist view; here the token's session ends too, access tokens included. */
+  async blacklist(token: string): Promise<void> {
+    const claims = this.tokens.verify(token, 'refresh');
+    if (!(await this.sessions.blacklist(claims.user_id, claims.jti, claims.exp))) {
+      throw tokenNotValid('Token is blacklisted');
+    }
+    if (claims.sid) await this.sessions.revoke(claims.user_id, claims.sid, 'blacklist');
+  }
+
+  /** Ends the caller's session at once; a refresh token sent along ends its session too. */
+  async logout(caller: AuthenticatedUser, refresh: string | undefined): Promise<void> {
+    if (caller.sid) {
+      await this.sessions.revoke(caller.id, caller.sid, 'logout');
+    }
+    if (refresh) {
+      let claims: TokenClaims | undefined;
+      try {
+        claims = this.tokens.verify(refresh, 'refresh');
+      } catch {
+        claims = undefined; // an unusable refresh token has nothing left to end
+      }
+      if (claims && claims.user_id === caller.id) {
+        await this.sessions.blacklist(claims.user_id, claims.jti, claims.exp);
+        if (claims.sid && claims.sid !== caller.sid) await this.sessions.revoke(caller.id, claims.sid, 'logout');
+      }
+    }
+  }
+}

@@ -1,0 +1,13 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { CharField } from '../../common/validation/drf-fields.js';
+import { PASSWORD_MAX_LENGTH } from './register.dto.js';
+
+export class TokenObtainDto {
+  @ApiProperty({ description: 'Username or e-mail address', example: 'alice' })
+  @CharField({ maxLength: 254 })
+  username: string;
+
+  @ApiProperty()
+  @CharField({ maxLength: PASSWORD_MAX_LENGTH, trimWhitespace: false })
+  password: string;
+}

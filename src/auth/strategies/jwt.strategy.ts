@@ -1,0 +1,45 @@
+import { Injectable } from '@nestjs/common';
+import { PassportStrategy } from '@nestjs/passport';
+import { ExtractJwt, Strategy } from 'passport-jwt';
+import type { AuthenticatedUser } from '../../common/decorators/authenticated-user.js';
+import { authenticationFailed, bearerTokenNotValid } from '../../common/http/drf-errors.js';
+import { RevocationStore } from '../../session/revocation-store.service.js';
+import { type TokenClaims, TokensService } from '../tokens.service.js';
+
+/**
+ * passport-jwt verifies the bearer token (signature with the pinned algorithm, expiry); `validate`
+ * then enforces the token type and revocation — one Redis round trip, no PostgreSQL query while
+ * Redis is healthy.
+ */
+@Injectable()
+export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
+  constructor(
+    tokens: TokensService,
+    private readonly revocation: RevocationStore,
+  ) {
+    super({
+      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      secretOrKey: tokens.key as unknown as string,
+      algorithms: [tokens.algorithm],
+      ignoreExpiration: false,
+    });
+  }
+
+  async validate(claims: TokenClaims): Promise<AuthenticatedUser> {
+    if (!TokensService.hasValidShape(claims)) {
+      throw authenticationFailed('Token contained no recognizable user identification', 'token_not_valid');
+    }
+    if (claims.token_type !== 'access') throw bearerTokenNotValid('Token has wrong type');
+    const verdict = await this.revocation.check(claims.user_id, claims.sid ?? null, claims.iat);
+    switch (verdict) {
+      case 'ok':
+        return { id: claims.user_id, sid: claims.sid ?? null, jti: claims.jti, iat: claims.iat, exp: claims.exp };
+      case 'user_not_found':
+        throw authenticationFailed('User not found', 'user_not_found');
+      case 'user_inactive':
+        throw authenticationFailed('User is inactive', 'user_inactive');
+      default:
+        throw bearerTokenNotValid('Token is blacklisted');
+    }
+  }
+}

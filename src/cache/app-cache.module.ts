@@ -1,0 +1,33 @@
+import { CacheModule } from '@nestjs/cache-manager';
+import { Global, Module } from '@nestjs/common';
+import { KeyvAdapter } from 'cache-manager';
+import { redisInsStore } from 'cache-manager-ioredis-yet';
+import { Keyv } from 'keyv';
+import { RedisService } from '../redis/redis.service.js';
+
+/**
+ * cache-manager 7 on the shared Redis client (cache-manager-ioredis-yet through cache-manager's
+ * KeyvAdapter). Keyv turns a store error into a miss (it emits "error" and returns undefined), so a
+ * Redis outage never becomes a 5xx. Keys carry no Keyv namespace: `user_lookup:<x>` is the Django
+ * system's key, under the deployment-wide REDIS_KEY_PREFIX the client adds.
+ */
+@Global()
+@Module({
+  imports: [
+    CacheModule.registerAsync({
+      inject: [RedisService],
+      useFactory: (redis: RedisService) => {
+        const store = new Keyv({
+          // cache-manager-ioredis-yet is typed against cache-manager 5; its store has every method KeyvAdapter calls.
+          store: new KeyvAdapter(redisInsStore(redis.client) as unknown as ConstructorParameters<typeof KeyvAdapter>[0]),
+          useKeyPrefix: false,
+          namespace: undefined,
+        });
+        store.on('error', () => undefined);
+        return { stores: [store] };
+      },
+    }),
+  ],
+  exports: [CacheModule],
+})
+export class AppCacheModule {}

@@ -1,0 +1,34 @@
+import { registerAs } from '@nestjs/config';
+import { type Env, envBool, envEnum, envInt, envString, isProduction } from './env.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
+export type LogLevelSetting = (typeof LOG_LEVELS)[number];
+
+export function readAppConfig(env: Env) {
+  return {
+    production: isProduction(env),
+    host: envString(env, 'HOST', '0.0.0.0'),
+    port: envInt(env, 'PORT', 3000, { min: 0, max: 65535 }),
+    logLevel: envEnum(env, 'LOG_LEVEL', LOG_LEVELS, isProduction(env) ? 'log' : 'debug'),
+    /** Largest accepted request body, in bytes. */
+    bodyLimit: envInt(env, 'BODY_LIMIT_BYTES', 16 * 1024, { min: 1024, max: 10 * 1024 * 1024 }),
+    /** How many reverse proxies in front of the app may set X-Forwarded-For (Heroku's router is one). */
+    trustProxyHops: envInt(env, 'TRUST_PROXY_HOPS', 0, { min: 0, max: 10 }),
+    /** Grace period for in-flight requests on SIGTERM (Heroku sends SIGKILL 30 s after SIGTERM). */
+    shutdownGraceMs: envInt(env, 'SHUTDOWN_GRACE_MS', 10_000, { min: 0, max: 29_000 }),
+    /** The OpenAPI document at /api/schema/. */
+    swaggerEnabled: envBool(env, 'SWAGGER_ENABLED', true),
+    /** Swagger UI at /api/docs. */
+    swaggerUiEnabled: envBool(env, 'SWAGGER_UI_ENABLED', true),
+    /** TTL of the per-user GET response cache (GET /api/me/), in seconds. */
+    responseCacheTtlSeconds: envInt(env, 'RESPONSE_CACHE_TTL_SECONDS', 60, { min: 0, max: 3600 }),
+  };
+}
+
+export const appConfig = registerAs('app', () => readAppConfig(process.env));
+export type AppConfig = ReturnType<typeof readAppConfig>;
+
+/** Nest's logger takes the list of enabled levels; LOG_LEVEL names the least severe one kept. */
+export function logLevelsFrom(level: LogLevelSetting): LogLevelSetting[] {
+  return LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(level) + 1) as LogLevelSetting[];
+}

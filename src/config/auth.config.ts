@@ -1,0 +1,30 @@
+import { registerAs } from '@nestjs/config';
+import { ConfigError, type Env, envEnum, envInt, envOptionalString, isProduction } from './env.js';
+
+export const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
+export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
+
+/** Used only outside production so that a fresh clone runs without configuration. */
+const DEVELOPMENT_SIGNING_KEY = 'dev-only-signing-key-change-me-in-production-0123456789';
+export const MIN_SIGNING_KEY_LENGTH = 32;
+
+export function readAuthConfig(env: Env) {
+  const configuredKey = envOptionalString(env, 'JWT_SIGNING_KEY');
+  if (isProduction(env)) {
+    if (!configuredKey) throw new ConfigError('JWT_SIGNING_KEY', 'is required when NODE_ENV=production');
+    if (configuredKey.length < MIN_SIGNING_KEY_LENGTH) {
+      throw new ConfigError('JWT_SIGNING_KEY', `must be at least ${MIN_SIGNING_KEY_LENGTH} characters in production`);
+    }
+  }
+  return {
+    signingKey: configuredKey ?? DEVELOPMENT_SIGNING_KEY,
+    algorithm: envEnum(env, 'JWT_ALGORITHM', JWT_ALGORITHMS, 'HS256'),
+    accessTokenLifetimeSeconds: envInt(env, 'ACCESS_TOKEN_LIFETIME_SECONDS', 300, { min: 10, max: 86_400 }),
+    refreshTokenLifetimeSeconds: envInt(env, 'REFRESH_TOKEN_LIFETIME_SECONDS', 86_400, { min: 60, max: 90 * 86_400 }),
+    /** A rotated refresh token presented again within this window gets the same answer (two tabs). */
+    refreshReuseGraceSeconds: envInt(env, 'REFRESH_REUSE_GRACE_SECONDS', 10, { min: 0, max: 300 }),
+  };
+}
+
+export const authConfig = registerAs('auth', () => readAuthConfig(process.env));
+export type AuthConfig = ReturnType<typeof readAuthConfig>;

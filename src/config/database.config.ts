@@ -1,0 +1,39 @@
+import { registerAs } from '@nestjs/config';
+import { ConfigError, type Env, envEnum, envInt, envList, envString } from './env.js';
+
+export const DATABASE_SSL_MODES = ['off', 'require', 'verify-full'] as const;
+export type DatabaseSslMode = (typeof DATABASE_SSL_MODES)[number];
+
+function checkUrl(name: string, url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError(name, 'is not a valid URL');
+  }
+  if (!['postgres:', 'postgresql:'].includes(parsed.protocol)) {
+    throw new ConfigError(name, 'must start with postgres:// or postgresql://');
+  }
+  return url;
+}
+
+export function readDatabaseConfig(env: Env) {
+  const url = checkUrl('DATABASE_URL', envString(env, 'DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/auth'));
+  const replicaVariable = env.DATABASE_REPLICA_URLS !== undefined ? 'DATABASE_REPLICA_URLS' : 'DATABASE_REPLICA_URL';
+  const replicaUrls = envList(env, replicaVariable).map((replica) => checkUrl(replicaVariable, replica));
+  // Heroku Postgres puts sslmode=require in its URL; honour it even without DATABASE_SSL.
+  const urlAsksForSsl = /[?&]sslmode=(require|verify-ca|verify-full)/.test(url);
+  const ssl = envEnum(env, 'DATABASE_SSL', DATABASE_SSL_MODES, urlAsksForSsl ? 'require' : 'off');
+  return {
+    url,
+    replicaUrls,
+    ssl,
+    poolSize: envInt(env, 'DATABASE_POOL_SIZE', 10, { min: 1, max: 200 }),
+    connectTimeoutMs: envInt(env, 'DATABASE_CONNECT_TIMEOUT_MS', 3000, { min: 100, max: 60_000 }),
+    /** Server-side statement timeout, so a stuck query cannot hold a request forever. */
+    statementTimeoutMs: envInt(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 10_000, { min: 100, max: 600_000 }),
+  };
+}
+
+export const databaseConfig = registerAs('database', () => readDatabaseConfig(process.env));
+export type DatabaseConfig = ReturnType<typeof readDatabaseConfig>;

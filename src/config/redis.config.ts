@@ -1,0 +1,41 @@
+import { registerAs } from '@nestjs/config';
+import { ConfigError, type Env, envBool, envInt, envString } from './env.js';
+
+export function readRedisConfig(env: Env) {
+  const urls = envString(env, 'REDIS_URL', 'redis://127.0.0.1:6379/0')
+    .split(',')
+    .map((url) => url.trim())
+    .filter(Boolean);
+  for (const url of urls) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new ConfigError('REDIS_URL', 'is not a valid URL');
+    }
+    if (!['redis:', 'rediss:'].includes(parsed.protocol)) {
+      throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://');
+    }
+  }
+  const keyPrefix = envString(env, 'REDIS_KEY_PREFIX', 'auth:');
+  if (/[{}]/.test(keyPrefix)) {
+    throw new ConfigError('REDIS_KEY_PREFIX', 'must not contain { or } (they would break Redis Cluster hash tags)');
+  }
+  const cluster = envBool(env, 'REDIS_CLUSTER', false);
+  if (!cluster && urls.length > 1) {
+    throw new ConfigError('REDIS_URL', 'several URLs are only allowed with REDIS_CLUSTER=true');
+  }
+  return {
+    urls,
+    cluster,
+    keyPrefix,
+    /** Heroku Redis uses self-signed certificates: set REDIS_TLS_REJECT_UNAUTHORIZED=false there. */
+    tlsRejectUnauthorized: envBool(env, 'REDIS_TLS_REJECT_UNAUTHORIZED', true),
+    /** A hung Redis must not hang requests: every command gives up after this long. */
+    commandTimeoutMs: envInt(env, 'REDIS_COMMAND_TIMEOUT_MS', 500, { min: 10, max: 60_000 }),
+    connectTimeoutMs: envInt(env, 'REDIS_CONNECT_TIMEOUT_MS', 2000, { min: 100, max: 60_000 }),
+  };
+}
+
+export const redisConfig = registerAs('redis', () => readRedisConfig(process.env));
+export type RedisConfig = ReturnType<typeof readRedisConfig>;

@@ -1,0 +1,23 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AppModule } from './app.module.js';
+import { configureApp, createFastifyAdapter } from './app.setup.js';
+import { logLevelsFrom, readAppConfig } from './config/app.config.js';
+
+async function bootstrap(): Promise<void> {
+  const config = readAppConfig(process.env);
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule, createFastifyAdapter(config), {
+    logger: logLevelsFrom(config.logLevel),
+  });
+  configureApp(app, config);
+  await app.listen(config.port, config.host);
+  Logger.log(`listening on ${config.host}:${config.port}`, 'Bootstrap');
+}
+
+bootstrap().catch((error: Error) => {
+  // Configuration errors name the variable; print them without a stack trace.
+  console.error(error.name === 'ConfigError' ? error.message : error);
+  process.exit(1);
+});

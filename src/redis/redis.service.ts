@@ -1,0 +1,97 @@
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
+import { redisConfig } from '../config/redis.config.js';
+
+export type RedisClient = Redis | Cluster;
+
+/**
+ * The one Redis connection factory of the service (standalone or Cluster, TLS for rediss://).
+ * `client` is shared by the cache, the revocation store and the rate limiter; BullMQ asks for its
+ * own connections with `createConnection`, since blocking commands need a dedicated socket.
+ */
+@Injectable()
+export class RedisService implements OnModuleDestroy {
+  private readonly logger = new Logger(RedisService.name);
+  readonly client: RedisClient;
+  private readonly extraConnections: RedisClient[] = [];
+
+  constructor(@Inject(redisConfig.KEY) private readonly config: ConfigType<typeof redisConfig>) {
+    this.client = this.build('main', {
+      keyPrefix: config.keyPrefix,
+      commandTimeout: config.commandTimeoutMs,
+      // Fail fast while disconnected instead of queueing: callers fall back to PostgreSQL.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+    });
+  }
+
+  /** The key prefix applied by `client` (ioredis keyPrefix); other clients add it themselves. */
+  get keyPrefix(): string {
+    return this.config.keyPrefix;
+  }
+
+  get isReady(): boolean {
+    return this.client.status === 'ready';
+  }
+
+  /** A new connection for BullMQ workers and queues (no key prefix, no command timeout, retries forever). */
+  createConnection(name: string): RedisClient {
+    const connection = this.build(name, { maxRetriesPerRequest: null, enableOfflineQueue: true });
+    this.extraConnections.push(connection);
+    return connection;
+  }
+
+  private build(name: string, extra: RedisOptions): RedisClient {
+    const [first] = this.config.urls;
+    const base: RedisOptions = {
+      connectionName: `auth-${name}`,
+      connectTimeout: this.config.connectTimeoutMs,
+      retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+      ...extra,
+    };
+    const tls = (url: string) =>
+      url.startsWith('rediss://') ? { tls: { rejectUnauthorized: this.config.tlsRejectUnauthorized } } : {};
+    let client: RedisClient;
+    if (this.config.cluster) {
+      const nodes: ClusterNode[] = this.config.urls.map((url) => {
+        const parsed = new URL(url);
+        return { host: parsed.hostname, port: Number(parsed.port || 6379) };
+      });
+      const auth = new URL(first);
+      client = new Cluster(nodes, {
+        keyPrefix: extra.keyPrefix,
+        enableOfflineQueue: extra.enableOfflineQueue,
+        clusterRetryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+        redisOptions: {
+          ...base,
+          keyPrefix: undefined,
+          username: auth.username || undefined,
+          password: auth.password ? decodeURIComponent(auth.password) : undefined,
+          ...tls(first),
+        },
+      });
+    } else {
+      client = new Redis(first, { ...base, ...tls(first) });
+    }
+    let lastError = '';
+    client.on('error', (error: Error) => {
+      // ioredis repeats the same error on every reconnect attempt; log each distinct one once.
+      if (error.message !== lastError) this.logger.warn(`redis (${name}): ${error.message}`);
+      lastError = error.message;
+    });
+    client.on('ready', () => {
+      if (lastError) this.logger.log(`redis (${name}) is back`);
+      lastError = '';
+    });
+    return client;
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await Promise.all(
+      [this.client, ...this.extraConnections].map((connection) =>
+        connection.quit().catch(() => connection.disconnect()),
+      ),
+    );
+  }
+}

@@ -1,0 +1,228 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { RequestClient } from '../common/decorators/client.decorator.js';
+import { authConfig } from '../config/auth.config.js';
+import { BlacklistedToken } from './blacklisted-token.entity.js';
+import { RevocationStore, type SessionRecord } from './revocation-store.service.js';
+import { Session } from './session.entity.js';
+
+/** simplejwt's jti: uuid4().hex. */
+export const newJti = () => randomUUID().replaceAll('-', '');
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+export type ClientInfo = RequestClient;
+
+/** The claims of the refresh token at the head of a session's chain. */
+export interface RefreshHead {
+  sessionId: string;
+  userId: number;
+  jti: string;
+  iat: number;
+  exp: number;
+}
+
+export type RotationResult =
+  /** The presented token was the head: the session moved on to a new head. */
+  | { kind: 'rotated'; head: RefreshHead }
+  /** The presented token was just rotated by a concurrent request (two tabs): same head again. */
+  | { kind: 'grace'; head: RefreshHead }
+  /** A rotated-out token came back after the grace window: the whole session was revoked. */
+  | { kind: 'reuse' }
+  /** Unknown, expired or already revoked session. */
+  | { kind: 'invalid' };
+
+export type RevocationReason = 'logout' | 'revoked' | 'refresh_reuse' | 'logout_all' | 'password_change' | 'blacklist' | 'deactivated';
+
+const truncate = (value: string | null, length: number) => (value === null ? null : value.slice(0, length));
+
+function headOf(session: Session): RefreshHead {
+  return {
+    sessionId: session.id,
+    userId: session.userId,
+    jti: session.refreshJti,
+    iat: session.refreshIat,
+    exp: Math.floor(session.expiresAt.getTime() / 1000),
+  };
+}
+
+export function sessionRecord(session: Session): SessionRecord {
+  return {
+    s: session.revokedAt ? 'revoked' : 'active',
+    c: Math.floor(session.createdAt.getTime() / 1000),
+    l: Math.floor(session.lastSeenAt.getTime() / 1000),
+    e: Math.floor(session.expiresAt.getTime() / 1000),
+    ip: session.ip,
+    ua: session.userAgent,
+  };
+}
+
+/**
+ * Server-side sessions and their refresh-token chains. PostgreSQL (primary) is the truth; every
+ * change is mirrored to Redis through the RevocationStore.
+ */
+@Injectable()
+export class SessionsService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly store: RevocationStore,
+    @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
+  ) {}
+
+  /** Opens a session for a successful login and returns the head of its refresh chain. */
+  async create(userId: number, client: ClientInfo, manager: EntityManager = this.dataSource.manager): Promise<RefreshHead> {
+    const iat = nowSeconds();
+    const session = manager.create(Session, {
+      id: randomUUID(),
+      userId,
+      createdAt: new Date(iat * 1000),
+      lastSeenAt: new Date(iat * 1000),
+      ip: truncate(client.ip, 64),
+      userAgent: truncate(client.userAgent, 512),
+      refreshJti: newJti(),
+      refreshIat: iat,
+      previousJti: null,
+      rotatedAt: null,
+      expiresAt: new Date((iat + this.auth.refreshTokenLifetimeSeconds) * 1000),
+      revokedAt: null,
+      revokedReason: null,
+    });
+    await manager.insert(Session, session);
+    await this.store.putSession(userId, session.id, sessionRecord(session));
+    return headOf(session);
+  }
+
+  /**
+   * Rotates the refresh chain atomically: a conditional UPDATE on the primary lets exactly one of any
+   * number of concurrent requests move the head. The others see the token as just rotated and, inside
+   * the grace window, get the same new head (so the session never forks into two live chains); after
+   * the window, a rotated-out token is reuse (RFC 9700) and the whole session is revoked.
+   */
+  async rotate(userId: number, sessionId: string, presentedJti: string, client: ClientInfo): Promise<RotationResult> {
+    const iat = nowSeconds();
+    const rotated: Session[] = await this.dataSource
+      .createQueryBuilder()
+      .update(Session)
+      .set({
+        previousJti: presentedJti,
+        refreshJti: newJti(),
+        refreshIat: iat,
+        rotatedAt: () => 'now()',
+        lastSeenAt: () => 'now()',
+        expiresAt: new Date((iat + this.auth.refreshTokenLifetimeSeconds) * 1000),
+        ip: truncate(client.ip, 64),
+        userAgent: truncate(client.userAgent, 512),
+      })
+      .where('id = :sessionId AND user_id = :userId AND refresh_jti = :presentedJti', { sessionId, userId, presentedJti })
+      .andWhere('revoked_at IS NULL AND expires_at > now()')
+      .returning('*')
+      .execute()
+      .then((result) => (result.raw as Array<Record<string, unknown>>).map((raw) => this.fromRaw(raw)));
+    if (rotated.length === 1) {
+      await this.store.putSession(userId, sessionId, sessionRecord(rotated[0]));
+      return { kind: 'rotated', head: headOf(rotated[0]) };
+    }
+
+    const session = await this.dataSource.manager.findOne(Session, { where: { id: sessionId, userId } });
+    if (!session || session.revokedAt || session.expiresAt.getTime() <= Date.now()) return { kind: 'invalid' };
+    const graceEndsAt = (session.rotatedAt?.getTime() ?? 0) + this.auth.refreshReuseGraceSeconds * 1000;
+    if (session.previousJti === presentedJti && Date.now() <= graceEndsAt) {
+      return { kind: 'grace', head: headOf(session) };
+    }
+    await this.revoke(userId, sessionId, 'refresh_reuse');
+    return { kind: 'reuse' };
+  }
+
+  private fromRaw(raw: Record<string, unknown>): Session {
+    return this.dataSource.manager.create(Session, {
+      id: raw.id as string,
+      userId: raw.user_id as number,
+      createdAt: raw.created_at as Date,
+      lastSeenAt: raw.last_seen_at as Date,
+      ip: raw.ip as string | null,
+      userAgent: raw.user_agent as string | null,
+      refreshJti: raw.refresh_jti as string,
+      refreshIat: raw.refresh_iat as number,
+      previousJti: raw.previous_jti as string | null,
+      rotatedAt: raw.rotated_at as Date | null,
+      expiresAt: raw.expires_at as Date,
+      revokedAt: raw.revoked_at as Date | null,
+      revokedReason: raw.revoked_reason as string | null,
+    });
+  }
+
+  /** The session as stored (primary): for verification of refresh tokens outside rotation. */
+  findSession(userId: number, sessionId: string): Promise<Session | null> {
+    return this.dataSource.manager.findOne(Session, { where: { id: sessionId, userId } });
+  }
+
+  /** Live sessions of a user, newest first. */
+  listActive(userId: number): Promise<Session[]> {
+    return this.dataSource.manager
+      .createQueryBuilder(Session, 'session')
+      .where('session.user_id = :userId AND session.revoked_at IS NULL AND session.expires_at > now()', { userId })
+      .orderBy('session.created_at', 'DESC')
+      .getMany();
+  }
+
+  /** Revokes one session: durable in PostgreSQL first, then mirrored to Redis. Returns false if none was live. */
+  async revoke(userId: number, sessionId: string, reason: RevocationReason): Promise<boolean> {
+    const result = await this.dataSource
+      .createQueryBuilder()
+      .update(Session)
+      .set({ revokedAt: () => 'now()', revokedReason: reason })
+      .where('id = :sessionId AND user_id = :userId AND revoked_at IS NULL', { sessionId, userId })
+      .returning('*')
+      .execute();
+    const rows = (result.raw as Array<Record<string, unknown>>).map((raw) => this.fromRaw(raw));
+    await Promise.all(rows.map((session) => this.store.putSession(userId, session.id, sessionRecord(session))));
+    return rows.length > 0;
+  }
+
+  /** Revokes every live session of a user, except `keep` when given. Returns how many were revoked. */
+  async revokeAll(userId: number, reason: RevocationReason, keep?: string | null, manager: EntityManager = this.dataSource.manager): Promise<number> {
+    const query = manager
+      .createQueryBuilder()
+      .update(Session)
+      .set({ revokedAt: () => 'now()', revokedReason: reason })
+      .where('user_id = :userId AND revoked_at IS NULL', { userId });
+    if (keep) query.andWhere('id <> :keep', { keep });
+    const result = await query.returning('*').execute();
+    const rows = (result.raw as Array<Record<string, unknown>>).map((raw) => this.fromRaw(raw));
+    await Promise.all(rows.map((session) => this.store.putSession(userId, session.id, sessionRecord(session))));
+    return rows.length;
+  }
+
+  /**
+   * Blacklists one refresh token id (simplejwt's token_blacklist). Returns false when it was already
+   * blacklisted — the insert is the atomic "consume" for tokens that carry no session.
+   */
+  async blacklist(userId: number, jti: string, expiresAt: number, manager: EntityManager = this.dataSource.manager): Promise<boolean> {
+    const result = await manager
+      .createQueryBuilder()
+      .insert()
+      .into(BlacklistedToken)
+      .values({ jti, userId, expiresAt: new Date(expiresAt * 1000) })
+      .orIgnore()
+      .returning(['jti'])
+      .execute();
+    return (result.raw as unknown[]).length > 0;
+  }
+
+  async isBlacklisted(jti: string): Promise<boolean> {
+    return (await this.dataSource.manager.countBy(BlacklistedToken, { jti })) > 0;
+  }
+
+  /** Removes expired sessions and blacklist rows (Django's flushexpiredtokens). */
+  async flushExpired(): Promise<{ sessions: number; blacklisted: number }> {
+    const sessions = await this.dataSource.query(
+      `DELETE FROM sessions WHERE expires_at < now() - make_interval(secs => $1)`,
+      [this.auth.accessTokenLifetimeSeconds],
+    );
+    const blacklisted = await this.dataSource.query('DELETE FROM blacklisted_tokens WHERE expires_at < now()');
+    return { sessions: sessions[1] ?? 0, blacklisted: blacklisted[1] ?? 0 };
+  }
+}

@@ -1,0 +1,25 @@
+import { Controller, Get, NotFoundException, UseInterceptors } from '@nestjs/common';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { UserCacheInterceptor } from '../cache/user-cache.interceptor.js';
+import { Authenticated } from '../common/decorators/authenticated.decorator.js';
+import type { AuthenticatedUser } from '../common/decorators/authenticated-user.js';
+import { CurrentUser } from '../common/decorators/current-user.decorator.js';
+import { ProfileResponseDto } from './dto/user-response.dto.js';
+import { UsersService } from './users.service.js';
+
+@ApiTags('users')
+@Controller('api')
+export class UsersController {
+  constructor(private readonly users: UsersService) {}
+
+  /** The caller's profile. Cached per user in Redis; the cache entry is dropped when the user changes. */
+  @Get('me/')
+  @Authenticated()
+  @UseInterceptors(UserCacheInterceptor)
+  @ApiOkResponse({ type: ProfileResponseDto })
+  async me(@CurrentUser() caller: AuthenticatedUser): Promise<ProfileResponseDto> {
+    const user = await this.users.findProfile(caller.id);
+    if (!user) throw new NotFoundException();
+    return ProfileResponseDto.from(user);
+  }
+}

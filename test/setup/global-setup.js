@@ -1,0 +1,28 @@
+import pg from 'pg';
+import { ADMIN_DATABASE_URL, databaseUrlFor, REDIS_URL } from './test-env.js';
+
+/**
+ * Creates the run's fresh database and gives the run its own Redis key prefix. Migrations are then
+ * applied once by the first suite (test/setup/migrate.ts; later suites find nothing pending).
+ */
+export default async function globalSetup() {
+  const runId = `${Date.now().toString(36)}${process.pid.toString(36)}`;
+  const database = `auth_e2e_${runId}`;
+  const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(database)}`);
+  await admin.end();
+
+  Object.assign(process.env, {
+    NODE_ENV: 'test',
+    E2E_DATABASE: database,
+    DATABASE_URL: databaseUrlFor(database),
+    REDIS_URL,
+    REDIS_KEY_PREFIX: `e2e:${runId}:`,
+    BULLMQ_PREFIX: `e2e:${runId}:bull`,
+    // Swagger UI needs @fastify/static (ESM only), which Jest cannot load; the JSON document is still served.
+    SWAGGER_UI_ENABLED: 'false',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
+    JWT_SIGNING_KEY: 'e2e-signing-key-that-is-long-enough-0123456789',
+  });
+}

@@ -1,0 +1,66 @@
+import 'reflect-metadata';
+import type { INestApplication, LoggerService } from '@nestjs/common';
+import { Test, type TestingModuleBuilder } from '@nestjs/testing';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AppModule } from '../../src/app.module';
+import { configureApp, createFastifyAdapter } from '../../src/app.setup';
+import { readAppConfig } from '../../src/config/app.config';
+
+export interface TestApp {
+  app: INestApplication;
+  baseUrl: string;
+  /** Every line the app logged (all levels), to check that no secret reaches the log. */
+  logs: string[];
+  close(): Promise<void>;
+}
+
+/** Records every log line instead of printing it (errors are printed too, to help a failing run). */
+class RecordingLogger implements LoggerService {
+  readonly lines: string[] = [];
+  private record(level: string, message: unknown, rest: unknown[]) {
+    const line = [level, message, ...rest].map((part) => (part instanceof Error ? part.stack : String(part))).join(' ');
+    this.lines.push(line);
+    return line;
+  }
+  log(message: unknown, ...rest: unknown[]) { this.record('log', message, rest); }
+  warn(message: unknown, ...rest: unknown[]) { this.record('warn', message, rest); }
+  debug(message: unknown, ...rest: unknown[]) { this.record('debug', message, rest); }
+  verbose(message: unknown, ...rest: unknown[]) { this.record('verbose', message, rest); }
+  fatal(message: unknown, ...rest: unknown[]) { console.error(this.record('fatal', message, rest)); }
+  error(message: unknown, ...rest: unknown[]) {
+    const line = this.record('error', message, rest);
+    if (process.env.E2E_PRINT_ERRORS !== 'false') console.error(line);
+  }
+}
+
+/**
+ * Boots the real AppModule (real PostgreSQL, real Redis) on an ephemeral loopback port.
+ * `customize` may override providers that leave the machine (SMTP) — nothing else.
+ */
+export async function startApp(
+  env: Record<string, string> = {},
+  customize: (builder: TestingModuleBuilder) => TestingModuleBuilder = (builder) => builder,
+): Promise<TestApp> {
+  const saved = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
+  Object.assign(process.env, env);
+  try {
+    const moduleRef = await customize(Test.createTestingModule({ imports: [AppModule] })).compile();
+    const config = readAppConfig(process.env);
+    const logger = new RecordingLogger();
+    const app = moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(config), { logger });
+    configureApp(app, config);
+    await app.listen(0, '127.0.0.1');
+    const address = app.getHttpServer().address() as { port: number };
+    return {
+      app,
+      baseUrl: `http://127.0.0.1:${address.port}`,
+      logs: logger.lines,
+      close: () => app.close(),
+    };
+  } finally {
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  }
+}
