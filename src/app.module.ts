@@ -5,9 +5,11 @@ import { AppCacheModule } from './cache/app-cache.module.js';
 import { appConfig } from './config/app.config.js';
 import { authConfig } from './config/auth.config.js';
 import { databaseConfig } from './config/database.config.js';
+import { rateLimitConfig } from './config/rate-limit.config.js';
 import { redisConfig } from './config/redis.config.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
+import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 import { RedisModule } from './redis/redis.module.js';
 import { SessionModule } from './session/session.module.js';
 import { UsersModule } from './users/users.module.js';
@@ -15,10 +17,11 @@ import { UsersModule } from './users/users.module.js';
 @Module({
   imports: [
     // Configuration comes from the environment only (no .env file is read); each area validates itself.
-    ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [appConfig, authConfig, databaseConfig, redisConfig] }),
+    ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [appConfig, authConfig, databaseConfig, redisConfig, rateLimitConfig] }),
     DatabaseModule,
     RedisModule,
     AppCacheModule,
+    RateLimitModule,
     UsersModule,
     SessionModule,
     AuthModule,

@@ -13,8 +13,9 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
   return new FastifyAdapter({
     bodyLimit: config.bodyLimit,
     // Heroku's router appends the client address to X-Forwarded-For; trust exactly that many hops.
-    // (Fastify takes a hop count at run time; its typings only list the other forms.)
-    trustProxy: (config.trustProxyHops > 0 ? config.trustProxyHops : false) as unknown as boolean,
+    // (Fastify 5 refuses a bare hop count, since it cannot check the peer; the service is only
+    // reachable through the router on Heroku, so the hop count is the right rule there.)
+    trustProxy: config.trustProxyHops > 0 ? (_address: string, hop: number) => hop < config.trustProxyHops : false,
     // Nest registers routes without their trailing slash; Django's clients call them with it
     // ("/api/me/"). Matching both keeps the contract, and the OpenAPI document shows the slash.
     routerOptions: { ignoreTrailingSlash: true },
@@ -23,11 +24,10 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
   });
 }
 
-/** Everything main.ts and the e2e tests share: validation, errors, OpenAPI, shutdown hooks. */
+/** Everything main.ts and the e2e tests share: validation, errors, OpenAPI. */
 export function configureApp(app: INestApplication, config: AppConfig): void {
   app.useGlobalPipes(new DrfValidationPipe());
   app.useGlobalFilters(new DrfExceptionFilter());
-  app.enableShutdownHooks();
   if (config.swaggerEnabled) {
     const document = withTrailingSlashes(SwaggerModule.createDocument(
       app,

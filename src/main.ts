@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module.js';
 import { configureApp, createFastifyAdapter } from './app.setup.js';
+import { exitGracefullyOnSignals } from './common/lifecycle/graceful-shutdown.js';
 import { logLevelsFrom, readAppConfig } from './config/app.config.js';
 
 async function bootstrap(): Promise<void> {
@@ -12,6 +13,7 @@ async function bootstrap(): Promise<void> {
     logger: logLevelsFrom(config.logLevel),
   });
   configureApp(app, config);
+  exitGracefullyOnSignals(app, config.shutdownGraceMs, 'web');
   await app.listen(config.port, config.host);
   Logger.log(`listening on ${config.host}:${config.port}`, 'Bootstrap');
 }

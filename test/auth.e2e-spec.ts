@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DataSource } from 'typeorm';
-import { decodePayload, forgeToken } from './support/jwt-forge';
-import { HttpClient, newUser } from './support/http-client';
-import { startApp, type TestApp } from './support/test-app';
+import { decodePayload, forgeToken } from './support/jwt-forge.js';
+import { HttpClient, newUser } from './support/http-client.js';
+import { startApp, type TestApp } from './support/test-app.js';
 
 const SIGNING_KEY = () => process.env.JWT_SIGNING_KEY!;
 const NO_ACCOUNT = { detail: 'No active account found with the given credentials', code: 'no_active_account' };
@@ -19,7 +19,7 @@ describe('auth contract (Django simplejwt compatible), end to end', () => {
     testApp = await startApp({ REFRESH_REUSE_GRACE_SECONDS: '0' });
     api = new HttpClient(testApp.baseUrl);
     const original = api.request.bind(api);
-    api.request = async (...args) => {
+    api.request = async (...args: Parameters<HttpClient['request']>) => {
       const response = await original(...args);
       responses.push(response.text);
       return response;
@@ -237,7 +237,7 @@ describe('auth contract (Django simplejwt compatible), end to end', () => {
     it('lets only one of two concurrent identical registrations through', async () => {
       const user = newUser('race');
       const results = await Promise.all([api.post('/api/register/', user), api.post('/api/register/', user)]);
-      expect(results.map((result) => result.status).sort()).toEqual([201, 400]);
+      expect(results.map((result: { status: number }) => result.status).sort()).toEqual([201, 400]);
     });
 
     it('strips unknown fields instead of binding them', async () => {

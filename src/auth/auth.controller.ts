@@ -5,7 +5,6 @@ import {
   ApiOkResponse,
   ApiResetContentResponse,
   ApiTags,
-  ApiTooManyRequestsResponse,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import { Authenticated } from '../common/decorators/authenticated.decorator.js';
@@ -13,6 +12,7 @@ import type { AuthenticatedUser } from '../common/decorators/authenticated-user.
 import { Client, type RequestClient } from '../common/decorators/client.decorator.js';
 import { CurrentUser } from '../common/decorators/current-user.decorator.js';
 import { Public } from '../common/decorators/public.decorator.js';
+import { RateLimit } from '../rate-limit/rate-limit.guard.js';
 import { UserResponseDto } from '../users/dto/user-response.dto.js';
 import { AuthService } from './auth.service.js';
 import { RegisterDto } from './dto/register.dto.js';
@@ -29,8 +29,8 @@ export class AuthController {
   @Public()
   @Post('register/')
   @HttpCode(HttpStatus.CREATED)
+  @RateLimit('register')
   @ApiCreatedResponse({ type: UserResponseDto })
-  @ApiTooManyRequestsResponse({ description: 'Rate limited; see Retry-After' })
   async register(@Body() body: RegisterDto): Promise<UserResponseDto> {
     return UserResponseDto.from(await this.auth.register(body));
   }
@@ -39,8 +39,8 @@ export class AuthController {
   @Post('token/')
   @HttpCode(HttpStatus.OK)
   @ApiOkResponse({ type: TokenPairDto })
+  @RateLimit('login')
   @ApiUnauthorizedResponse({ description: 'No active account found with the given credentials' })
-  @ApiTooManyRequestsResponse({ description: 'Rate limited; see Retry-After' })
   obtain(@Body() body: TokenObtainDto, @Client() client: RequestClient): Promise<TokenPairDto> {
     return this.auth.login(body.username, body.password, client);
   }
@@ -48,6 +48,7 @@ export class AuthController {
   @Public()
   @Post('token/refresh/')
   @HttpCode(HttpStatus.OK)
+  @RateLimit('refresh')
   @ApiOkResponse({ type: AccessRefreshDto })
   @ApiUnauthorizedResponse({ description: 'token_not_valid (invalid, expired, wrong type or blacklisted)' })
   refresh(@Body() body: RefreshTokenDto, @Client() client: RequestClient): Promise<AccessRefreshDto> {

@@ -6,6 +6,8 @@ import { PassportModule } from '@nestjs/passport';
 import { authConfig } from '../config/auth.config.js';
 import { SessionModule } from '../session/session.module.js';
 import { UsersModule } from '../users/users.module.js';
+import { AccountController } from './account.controller.js';
+import { AccountService } from './account.service.js';
 import { AuthController } from './auth.controller.js';
 import { AuthService } from './auth.service.js';
 import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
@@ -14,8 +16,8 @@ import { TokensService } from './tokens.service.js';
 
 @Module({
   imports: [ConfigModule.forFeature(authConfig), PassportModule, JwtModule.register({}), SessionModule, UsersModule],
-  controllers: [AuthController],
-  providers: [AuthService, TokensService, JwtStrategy, { provide: APP_GUARD, useClass: JwtAuthGuard }],
-  exports: [TokensService],
+  controllers: [AuthController, AccountController],
+  providers: [AuthService, AccountService, TokensService, JwtStrategy, { provide: APP_GUARD, useClass: JwtAuthGuard }],
+  exports: [TokensService, AccountService],
 })
 export class AuthModule {}

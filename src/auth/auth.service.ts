@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { AuthenticatedUser } from '../common/decorators/authenticated-user.js';
 import type { RequestClient } from '../common/decorators/client.decorator.js';
 import { drfValidationError, noActiveAccount, tokenNotValid } from '../common/http/drf-errors.js';
+import { RateLimitService } from '../rate-limit/rate-limit.service.js';
 import { RevocationStore } from '../session/revocation-store.service.js';
 import { SessionsService } from '../session/sessions.service.js';
 import type { RegisterDto } from './dto/register.dto.js';
@@ -30,6 +31,7 @@ export class AuthService {
     private readonly sessions: SessionsService,
     private readonly revocation: RevocationStore,
     private readonly tokens: TokensService,
+    private readonly limits: RateLimitService,
   ) {}
 
   async register(input: RegisterDto): Promise<User> {
@@ -59,12 +61,19 @@ export class AuthService {
    */
   async login(identifier: string, password: string, client: RequestClient): Promise<TokenPair> {
     const user = await this.users.findByLoginIdentifier(identifier);
+    // Failed attempts count per account (by id, so username and e-mail share one budget).
+    const account = user ? `user:${user.id}` : `ident:${identifier.toLowerCase()}`;
+    await this.limits.assertAccountNotLocked(account);
     if (!user) {
       await this.hasher.burn(password);
+      await this.limits.recordAccountFailure(account);
       throw noActiveAccount();
     }
     const { ok, needsRehash } = await this.hasher.verify(user.passwordHash, password);
-    if (!ok || !user.isActive) throw noActiveAccount();
+    if (!ok || !user.isActive) {
+      await this.limits.recordAccountFailure(account);
+      throw noActiveAccount();
+    }
     if (needsRehash) {
       // e.g. a Django pbkdf2_sha256 hash: upgrade it to argon2id now that we know the password.
       await this.users.setPasswordHash(user, await this.hasher.hash(password));

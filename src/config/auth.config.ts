@@ -23,6 +23,11 @@ export function readAuthConfig(env: Env) {
     refreshTokenLifetimeSeconds: envInt(env, 'REFRESH_TOKEN_LIFETIME_SECONDS', 86_400, { min: 60, max: 90 * 86_400 }),
     /** A rotated refresh token presented again within this window gets the same answer (two tabs). */
     refreshReuseGraceSeconds: envInt(env, 'REFRESH_REUSE_GRACE_SECONDS', 10, { min: 0, max: 300 }),
+    /**
+     * How long a Redis revocation record is trusted before PostgreSQL is asked again. Bounds how long
+     * another instance could serve a stale record when Redis took reads but lost a write.
+     */
+    revocationRecheckSeconds: envInt(env, 'REVOCATION_RECHECK_SECONDS', 60, { min: 1, max: 3600 }),
   };
 }
 

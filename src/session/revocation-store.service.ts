@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
@@ -18,31 +18,52 @@ export interface SessionRecord {
   e: number;
   ip: string | null;
   ua: string | null;
+  /** when this record was written from PostgreSQL's truth, epoch seconds (see `recheckSeconds`) */
+  v: number;
 }
 
 /** Redis mirror of the user-wide auth state. */
 export interface UserStateRecord {
   /** is_active */
   a: boolean;
-  /** tokens issued before this (epoch seconds) are dead; 0 when never set */
+  /**
+   * Cutoff (epoch seconds, 0 when never set): tokens without a session (issued by the Django system)
+   * with an earlier `iat` are dead. Tokens with a session are governed by their session record.
+   */
   c: number;
+  /** when this record was written, epoch seconds */
+  v: number;
 }
 
 export type RevocationVerdict = 'ok' | 'revoked' | 'user_inactive' | 'user_not_found';
 
-interface FallbackRow {
-  is_active: boolean;
-  tokens_valid_after: Date | null;
-  session_user: number | null;
-  created_at: Date | null;
-  last_seen_at: Date | null;
-  expires_at: Date | null;
+interface SessionRow {
+  id: string;
+  created_at: Date;
+  last_seen_at: Date;
+  expires_at: Date;
   revoked_at: Date | null;
   ip: string | null;
   user_agent: string | null;
 }
 
+const nowSeconds = () => Math.floor(Date.now() / 1000);
 const epochSeconds = (date: Date) => Math.floor(date.getTime() / 1000);
+
+const RECONCILE_INTERVAL_MS = 1000;
+const RECONCILE_MAX_SESSIONS = 1000;
+
+export function sessionRecordFromRow(row: Omit<SessionRow, 'id'>): SessionRecord {
+  return {
+    s: row.revoked_at ? 'revoked' : 'active',
+    c: epochSeconds(row.created_at),
+    l: epochSeconds(row.last_seen_at),
+    e: epochSeconds(row.expires_at),
+    ip: row.ip,
+    ua: row.user_agent,
+    v: nowSeconds(),
+  };
+}
 
 /**
  * The revocation check of the hot path and its Redis mirror.
@@ -52,10 +73,18 @@ const epochSeconds = (date: Date) => Math.floor(date.getTime() / 1000);
  * means "not revoked": it sends the check to PostgreSQL (the truth), which then rebuilds the record.
  * So a FLUSHALL or an empty restart cannot resurrect a revoked token, and a Redis outage turns into
  * PostgreSQL reads rather than errors.
+ *
+ * A write that Redis did not take (down, hung past the command timeout, out of memory, paused for
+ * writes) may leave a stale record — "active" for a session PostgreSQL says is revoked. Two guards:
+ * this instance checks such a user in PostgreSQL only and rewrites the user's records every second
+ * until Redis takes them; and every record is trusted for `recheckSeconds` at most (other
+ * instances do not know of the failed write), after which PostgreSQL is asked again.
  */
 @Injectable()
-export class RevocationStore {
+export class RevocationStore implements OnModuleDestroy {
   private readonly logger = new Logger(RevocationStore.name);
+  private readonly unsynced = new Set<number>();
+  private reconcileTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly redis: RedisService,
@@ -63,8 +92,9 @@ export class RevocationStore {
     @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
   ) {}
 
-  /** One Redis round trip while Redis is healthy and holds both records; PostgreSQL otherwise. */
+  /** One Redis round trip while Redis is healthy and holds fresh records; PostgreSQL otherwise. */
   async check(userId: number, sessionId: string | null, issuedAt: number): Promise<RevocationVerdict> {
+    if (this.unsynced.has(userId)) return this.checkInDatabase(userId, sessionId, issuedAt, false);
     const keys = sessionId
       ? [RedisKeys.userState(userId), RedisKeys.session(userId, sessionId)]
       : [RedisKeys.userState(userId)];
@@ -77,7 +107,8 @@ export class RevocationStore {
     if (values && values.every((value) => value !== null)) {
       const user = JSON.parse(values[0]!) as UserStateRecord;
       const session = sessionId ? (JSON.parse(values[1]!) as SessionRecord) : null;
-      return this.decide(user, session, sessionId, issuedAt);
+      const oldest = nowSeconds() - this.auth.revocationRecheckSeconds;
+      if (user.v >= oldest && (!session || session.v >= oldest)) return this.decide(user, session, sessionId, issuedAt);
     }
     return this.checkInDatabase(userId, sessionId, issuedAt, values !== undefined);
   }
@@ -89,7 +120,7 @@ export class RevocationStore {
     issuedAt: number,
   ): RevocationVerdict {
     if (!user.a) return 'user_inactive';
-    if (issuedAt < user.c) return 'revoked';
+    if (!sessionId && issuedAt < user.c) return 'revoked';
     if (sessionId && (!session || session.s !== 'active' || session.e * 1000 < Date.now())) return 'revoked';
     return 'ok';
   }
@@ -100,32 +131,19 @@ export class RevocationStore {
     issuedAt: number,
     redisAnswered: boolean,
   ): Promise<RevocationVerdict> {
-    const rows: FallbackRow[] = await this.dataSource.query(
-      `SELECT u.is_active, u.tokens_valid_after, s.user_id AS session_user, s.created_at, s.last_seen_at,
-              s.expires_at, s.revoked_at, s.ip, s.user_agent
+    const rows: Array<{ is_active: boolean; tokens_valid_after: Date | null } & Partial<SessionRow>> = await this.dataSource.query(
+      `SELECT u.is_active, u.tokens_valid_after, s.id, s.created_at, s.last_seen_at, s.expires_at, s.revoked_at,
+              s.ip, s.user_agent
          FROM users u LEFT JOIN sessions s ON s.id = $2 AND s.user_id = u.id
         WHERE u.id = $1`,
       [userId, sessionId],
     );
     const row = rows[0];
     if (!row) return 'user_not_found';
-    const user: UserStateRecord = {
-      a: row.is_active,
-      c: row.tokens_valid_after ? epochSeconds(row.tokens_valid_after) : 0,
-    };
-    const session: SessionRecord | null =
-      row.session_user !== null
-        ? {
-            s: row.revoked_at ? 'revoked' : 'active',
-            c: epochSeconds(row.created_at!),
-            l: epochSeconds(row.last_seen_at!),
-            e: epochSeconds(row.expires_at!),
-            ip: row.ip,
-            ua: row.user_agent,
-          }
-        : null;
+    const user = this.userStateFrom(row);
+    const session = row.id ? sessionRecordFromRow(row as SessionRow) : null;
     if (redisAnswered) {
-      // Rebuild the Redis view (it was flushed, restarted empty, or the records expired).
+      // Rebuild the Redis view (it was flushed, restarted empty, expired, or due for a recheck).
       await Promise.all([
         this.putUserState(userId, user),
         session && sessionId ? this.putSession(userId, sessionId, session) : undefined,
@@ -134,41 +152,97 @@ export class RevocationStore {
     return this.decide(user, session, sessionId, issuedAt);
   }
 
-  /** Seconds a record must live: until the last token it governs has expired. */
-  private ttlFor(expiresAtEpochSeconds: number): number {
-    const remaining = expiresAtEpochSeconds - Math.floor(Date.now() / 1000);
-    return Math.max(remaining, 0) + this.auth.accessTokenLifetimeSeconds + 1;
+  private userStateFrom(row: { is_active: boolean; tokens_valid_after: Date | null }): UserStateRecord {
+    return { a: row.is_active, c: row.tokens_valid_after ? epochSeconds(row.tokens_valid_after) : 0, v: nowSeconds() };
   }
 
-  /** Writes a session record; returns false when Redis did not take it (the caller may retry). */
+  /** Seconds a session record must live: until the last token it governs has expired. */
+  private ttlFor(expiresAtEpochSeconds: number): number {
+    return Math.max(expiresAtEpochSeconds - nowSeconds(), 0) + this.auth.accessTokenLifetimeSeconds + 1;
+  }
+
+  private get userStateTtl(): number {
+    return this.auth.refreshTokenLifetimeSeconds + this.auth.accessTokenLifetimeSeconds;
+  }
+
+  /** Writes a session record. When Redis does not take it, the user is checked in PostgreSQL until it does. */
   async putSession(userId: number, sessionId: string, record: SessionRecord): Promise<boolean> {
     try {
       await this.redis.client.set(RedisKeys.session(userId, sessionId), JSON.stringify(record), 'EX', this.ttlFor(record.e));
       return true;
     } catch (error) {
-      this.logger.warn(`session record not written to Redis: ${(error as Error).message}`);
+      this.markUnsynced(userId, error as Error);
       return false;
     }
   }
 
-  async putUserState(userId: number, state: UserStateRecord): Promise<boolean> {
+  async putUserState(userId: number, state: Omit<UserStateRecord, 'v'>): Promise<boolean> {
     try {
-      const ttl = this.auth.refreshTokenLifetimeSeconds + this.auth.accessTokenLifetimeSeconds;
-      await this.redis.client.set(RedisKeys.userState(userId), JSON.stringify(state), 'EX', ttl);
+      const record: UserStateRecord = { ...state, v: nowSeconds() };
+      await this.redis.client.set(RedisKeys.userState(userId), JSON.stringify(record), 'EX', this.userStateTtl);
       return true;
     } catch (error) {
-      this.logger.warn(`user state not written to Redis: ${(error as Error).message}`);
+      this.markUnsynced(userId, error as Error);
       return false;
     }
   }
 
-  /** Drops the user state record so the next check rebuilds it from PostgreSQL. */
-  async forgetUserState(userId: number): Promise<boolean> {
-    try {
-      await this.redis.client.del(RedisKeys.userState(userId));
-      return true;
-    } catch {
-      return false;
+  /** Users whose Redis records may be stale (a write failed); checked in PostgreSQL until resynced. */
+  get unsyncedUsers(): number {
+    return this.unsynced.size;
+  }
+
+  private markUnsynced(userId: number, error: Error): void {
+    if (!this.unsynced.has(userId)) this.logger.warn(`Redis did not take a revocation record (${error.message}); resyncing`);
+    this.unsynced.add(userId);
+    this.reconcileTimer ??= setInterval(() => void this.reconcile(), RECONCILE_INTERVAL_MS).unref();
+  }
+
+  /** Rewrites every unsynced user's records from PostgreSQL; stops once Redis has taken them all. */
+  async reconcile(): Promise<void> {
+    for (const userId of [...this.unsynced]) {
+      try {
+        await this.rewriteFromDatabase(userId);
+        this.unsynced.delete(userId);
+      } catch {
+        break; // Redis (or PostgreSQL) still unavailable: try again on the next tick.
+      }
     }
+    if (this.unsynced.size === 0 && this.reconcileTimer) {
+      clearInterval(this.reconcileTimer);
+      this.reconcileTimer = undefined;
+      this.logger.log('revocation records resynced to Redis');
+    }
+  }
+
+  private async rewriteFromDatabase(userId: number): Promise<void> {
+    const [user]: Array<{ is_active: boolean; tokens_valid_after: Date | null }> = await this.dataSource.query(
+      'SELECT is_active, tokens_valid_after FROM users WHERE id = $1',
+      [userId],
+    );
+    const sessions: SessionRow[] = await this.dataSource.query(
+      `SELECT id, created_at, last_seen_at, expires_at, revoked_at, ip, user_agent FROM sessions
+        WHERE user_id = $1 AND expires_at > now() - make_interval(secs => $2)
+        ORDER BY created_at DESC LIMIT $3`,
+      [userId, this.auth.accessTokenLifetimeSeconds, RECONCILE_MAX_SESSIONS],
+    );
+    // One user's keys share a hash tag, so this pipeline stays on one Redis Cluster node.
+    const pipeline = this.redis.client.pipeline();
+    if (user) {
+      pipeline.set(RedisKeys.userState(userId), JSON.stringify(this.userStateFrom(user)), 'EX', this.userStateTtl);
+    } else {
+      pipeline.del(RedisKeys.userState(userId));
+    }
+    for (const row of sessions) {
+      const record = sessionRecordFromRow(row);
+      pipeline.set(RedisKeys.session(userId, row.id), JSON.stringify(record), 'EX', this.ttlFor(record.e));
+    }
+    const results = (await pipeline.exec()) ?? [];
+    const failed = results.find(([error]) => error);
+    if (failed) throw failed[0];
+  }
+
+  onModuleDestroy(): void {
+    if (this.reconcileTimer) clearInterval(this.reconcileTimer);
   }
 }

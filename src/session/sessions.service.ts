@@ -57,6 +57,7 @@ export function sessionRecord(session: Session): SessionRecord {
     e: Math.floor(session.expiresAt.getTime() / 1000),
     ip: session.ip,
     ua: session.userAgent,
+    v: Math.floor(Date.now() / 1000),
   };
 }
 

@@ -114,6 +114,23 @@ export class UsersService {
       .catch((error: Error) => this.logger.warn(`last_login update failed for user ${id}: ${error.message}`));
   }
 
+  /**
+   * Sets the user-wide cutoff to now (and optionally deactivates). Returns the new state, or null
+   * when the user does not exist. Caches are dropped.
+   */
+  async cutOffTokens(user: User, options: { deactivate?: boolean } = {}, manager: EntityManager = this.dataSource.manager): Promise<{ isActive: boolean; tokensValidAfter: Date }> {
+    // TypeORM answers an UPDATE … RETURNING with [rows, affected count].
+    const [[row]]: [Array<{ is_active: boolean; tokens_valid_after: Date }>, number] = await manager.query(
+      `UPDATE users SET tokens_valid_after = now(), is_active = is_active AND NOT $2::boolean
+        WHERE id = $1 RETURNING is_active, tokens_valid_after`,
+      [user.id, options.deactivate === true],
+    );
+    user.isActive = row.is_active;
+    user.tokensValidAfter = row.tokens_valid_after;
+    await this.invalidate(user);
+    return { isActive: row.is_active, tokensValidAfter: row.tokens_valid_after };
+  }
+
   async setPasswordHash(user: User, passwordHash: string, manager: EntityManager = this.dataSource.manager): Promise<void> {
     await manager.update(User, { id: user.id }, { passwordHash });
     user.passwordHash = passwordHash;

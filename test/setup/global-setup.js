@@ -23,6 +23,8 @@ export default async function globalSetup() {
     // Swagger UI needs @fastify/static (ESM only), which Jest cannot load; the JSON document is still served.
     SWAGGER_UI_ENABLED: 'false',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
+    // All suites call from 127.0.0.1; the rate-limit suite sets its own small budgets.
+    RATE_LIMIT_IP_PER_MINUTE: '100000',
     JWT_SIGNING_KEY: 'e2e-signing-key-that-is-long-enough-0123456789',
   });
 }

@@ -2,9 +2,9 @@ import { beforeAll } from '@jest/globals';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runMigrations } from '../../src/cli/migrate';
-import { readDatabaseConfig } from '../../src/config/database.config';
-import { buildDataSourceOptions } from '../../src/database/data-source-options';
+import { runMigrations } from '../../src/cli/migrate.js';
+import { readDatabaseConfig } from '../../src/config/database.config.js';
+import { buildDataSourceOptions } from '../../src/database/data-source-options.js';
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations');
 

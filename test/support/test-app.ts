@@ -2,9 +2,9 @@ import 'reflect-metadata';
 import type { INestApplication, LoggerService } from '@nestjs/common';
 import { Test, type TestingModuleBuilder } from '@nestjs/testing';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { AppModule } from '../../src/app.module';
-import { configureApp, createFastifyAdapter } from '../../src/app.setup';
-import { readAppConfig } from '../../src/config/app.config';
+import { AppModule } from '../../src/app.module.js';
+import { configureApp, createFastifyAdapter } from '../../src/app.setup.js';
+import { readAppConfig } from '../../src/config/app.config.js';
 
 export interface TestApp {
   app: INestApplication;

@@ -38,3 +38,8 @@ export class AccessRefreshDto {
 }
 
 export class EmptyDto {}
+
+export class RevokedCountDto {
+  @ApiProperty({ description: 'How many sessions ended' })
+  revoked: number;
+}

@@ -1,0 +1,32 @@
+import { Controller, Delete, Get, HttpCode, HttpStatus, NotFoundException, Param, ParseUUIDPipe } from '@nestjs/common';
+import { ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { Authenticated } from '../common/decorators/authenticated.decorator.js';
+import type { AuthenticatedUser } from '../common/decorators/authenticated-user.js';
+import { CurrentUser } from '../common/decorators/current-user.decorator.js';
+import { SessionResponseDto } from './dto/session-response.dto.js';
+import { SessionsService } from './sessions.service.js';
+
+/** The caller's own sessions: list them, end one. */
+@ApiTags('sessions')
+@Authenticated()
+@Controller('api/sessions')
+export class SessionsController {
+  constructor(private readonly sessions: SessionsService) {}
+
+  @Get('/')
+  @ApiOkResponse({ type: [SessionResponseDto] })
+  async list(@CurrentUser() caller: AuthenticatedUser): Promise<SessionResponseDto[]> {
+    return (await this.sessions.listActive(caller.id)).map((session) => SessionResponseDto.from(session, caller.sid));
+  }
+
+  @Delete(':id/')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiNoContentResponse({ description: "The session ended: its access and refresh tokens stop working at once" })
+  @ApiNotFoundResponse({ description: 'No live session of the caller has this id' })
+  async revoke(
+    @CurrentUser() caller: AuthenticatedUser,
+    @Param('id', new ParseUUIDPipe({ exceptionFactory: () => new NotFoundException() })) id: string,
+  ): Promise<void> {
+    if (!(await this.sessions.revoke(caller.id, id, 'revoked'))) throw new NotFoundException();
+  }
+}
