@@ -9,7 +9,7 @@ import { logLevelsFrom, readAppConfig } from './config/app.config.js';
 
 async function bootstrap(): Promise<void> {
   const config = readAppConfig(process.env);
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule, createFastifyAdapter(config), {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(), createFastifyAdapter(config), {
     logger: logLevelsFrom(config.logLevel),
   });
   configureApp(app, config);

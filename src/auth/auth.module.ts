@@ -4,8 +4,13 @@ import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { PassportModule } from '@nestjs/passport';
 import { authConfig } from '../config/auth.config.js';
+import { mailConfig } from '../config/mail.config.js';
+import { JobsModule } from '../jobs/jobs.module.js';
 import { SessionModule } from '../session/session.module.js';
 import { UsersModule } from '../users/users.module.js';
+import { AccountEmailController } from './account-email.controller.js';
+import { AccountEmailService } from './account-email.service.js';
+import { AccountTokensService } from './account-tokens.service.js';
 import { AccountController } from './account.controller.js';
 import { AccountService } from './account.service.js';
 import { AuthController } from './auth.controller.js';
@@ -15,9 +20,9 @@ import { JwtStrategy } from './strategies/jwt.strategy.js';
 import { TokensService } from './tokens.service.js';
 
 @Module({
-  imports: [ConfigModule.forFeature(authConfig), PassportModule, JwtModule.register({}), SessionModule, UsersModule],
-  controllers: [AuthController, AccountController],
-  providers: [AuthService, AccountService, TokensService, JwtStrategy, { provide: APP_GUARD, useClass: JwtAuthGuard }],
-  exports: [TokensService, AccountService],
+  imports: [ConfigModule.forFeature(authConfig), ConfigModule.forFeature(mailConfig), JobsModule, PassportModule, JwtModule.register({}), SessionModule, UsersModule],
+  controllers: [AuthController, AccountController, AccountEmailController],
+  providers: [AuthService, AccountService, AccountEmailService, AccountTokensService, TokensService, JwtStrategy, { provide: APP_GUARD, useClass: JwtAuthGuard }],
+  exports: [TokensService, AccountService, AccountTokensService],
 })
 export class AuthModule {}

@@ -1,4 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { mailConfig } from '../config/mail.config.js';
+import { OutboxService } from '../jobs/outbox.service.js';
 import type { AuthenticatedUser } from '../common/decorators/authenticated-user.js';
 import type { RequestClient } from '../common/decorators/client.decorator.js';
 import { drfValidationError, noActiveAccount, tokenNotValid } from '../common/http/drf-errors.js';
@@ -32,6 +37,9 @@ export class AuthService {
     private readonly revocation: RevocationStore,
     private readonly tokens: TokensService,
     private readonly limits: RateLimitService,
+    private readonly outbox: OutboxService,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(mailConfig.KEY) private readonly mail: ConfigType<typeof mailConfig>,
   ) {}
 
   async register(input: RegisterDto): Promise<User> {
@@ -45,7 +53,14 @@ export class AuthService {
 
     const passwordHash = await this.hasher.hash(input.password);
     try {
-      return await this.users.create({ username: input.username, email: input.email, passwordHash });
+      // The user and the intent to send the verification e-mail commit together (outbox).
+      const user = await this.dataSource.transaction(async (manager) => {
+        const created = await this.users.create({ username: input.username, email: input.email, passwordHash }, manager);
+        await this.outbox.addMail(manager, 'verify-email', { userId: created.id, requestedAt: Math.floor(Date.now() / 1000) });
+        return created;
+      });
+      this.outbox.relaySoon();
+      return user;
     } catch (error) {
       // Lost a race with a concurrent registration of the same name or address.
       if (error instanceof DuplicateUserError) {
@@ -74,6 +89,8 @@ export class AuthService {
       await this.limits.recordAccountFailure(account);
       throw noActiveAccount();
     }
+    // Unconfirmed addresses may log in unless ALLOW_UNVERIFIED_LOGIN=false (then: as if inactive).
+    if (!this.mail.allowUnverifiedLogin && !user.emailVerifiedAt) throw noActiveAccount();
     if (needsRehash) {
       // e.g. a Django pbkdf2_sha256 hash: upgrade it to argon2id now that we know the password.
       await this.users.setPasswordHash(user, await this.hasher.hash(password));

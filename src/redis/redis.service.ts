@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
 import { redisConfig } from '../config/redis.config.js';
@@ -11,7 +11,7 @@ export type RedisClient = Redis | Cluster;
  * own connections with `createConnection`, since blocking commands need a dedicated socket.
  */
 @Injectable()
-export class RedisService implements OnModuleDestroy {
+export class RedisService implements OnApplicationShutdown {
   private readonly logger = new Logger(RedisService.name);
   readonly client: RedisClient;
   private readonly extraConnections: RedisClient[] = [];
@@ -35,7 +35,28 @@ export class RedisService implements OnModuleDestroy {
     return this.client.status === 'ready';
   }
 
-  /** A new connection for BullMQ workers and queues (no key prefix, no command timeout, retries forever). */
+  /**
+   * What BullMQ connects with. Standalone: connection options, so BullMQ owns (and closes) its
+   * connections. Cluster: a Cluster instance (BullMQ only takes clusters as instances), closed here.
+   */
+  bullConnection(): RedisOptions | Cluster {
+    if (this.config.cluster) return this.createConnection('bullmq') as Cluster;
+    const url = new URL(this.config.urls[0]);
+    return {
+      host: url.hostname,
+      port: Number(url.port || 6379),
+      username: url.username || undefined,
+      password: url.password ? decodeURIComponent(url.password) : undefined,
+      db: Number(url.pathname.slice(1) || 0),
+      connectionName: 'auth-bullmq',
+      connectTimeout: this.config.connectTimeoutMs,
+      maxRetriesPerRequest: null,
+      retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+      ...(url.protocol === 'rediss:' ? { tls: { rejectUnauthorized: this.config.tlsRejectUnauthorized } } : {}),
+    };
+  }
+
+  /** A new connection (no key prefix, no command timeout, retries forever), closed at shutdown. */
   createConnection(name: string): RedisClient {
     const connection = this.build(name, { maxRetriesPerRequest: null, enableOfflineQueue: true });
     this.extraConnections.push(connection);
@@ -87,7 +108,8 @@ export class RedisService implements OnModuleDestroy {
     return client;
   }
 
-  async onModuleDestroy(): Promise<void> {
+  /** Last phase of shutdown: in-flight requests and jobs have finished with Redis by then. */
+  async onApplicationShutdown(): Promise<void> {
     await Promise.all(
       [this.client, ...this.extraConnections].map((connection) =>
         connection.quit().catch(() => connection.disconnect()),

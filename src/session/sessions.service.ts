@@ -35,7 +35,7 @@ export type RotationResult =
   /** Unknown, expired or already revoked session. */
   | { kind: 'invalid' };
 
-export type RevocationReason = 'logout' | 'revoked' | 'refresh_reuse' | 'logout_all' | 'password_change' | 'blacklist' | 'deactivated';
+export type RevocationReason = 'logout' | 'revoked' | 'refresh_reuse' | 'logout_all' | 'password_change' | 'blacklist' | 'deactivated' | 'password_reset';
 
 const truncate = (value: string | null, length: number) => (value === null ? null : value.slice(0, length));
 

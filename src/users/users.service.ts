@@ -94,6 +94,11 @@ export class UsersService {
     return user;
   }
 
+  /** Primary read by (lower-cased) e-mail address. */
+  findByEmail(email: string): Promise<User | null> {
+    return this.dataSource.manager.findOne(User, { where: { email: email.toLowerCase() } });
+  }
+
   /** Primary read by id: for flows that decide authentication or just wrote the row. */
   findById(id: number, manager: EntityManager = this.dataSource.manager): Promise<User | null> {
     return manager.findOne(User, { where: { id } });

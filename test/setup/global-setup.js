@@ -19,7 +19,7 @@ export default async function globalSetup() {
     DATABASE_URL: databaseUrlFor(database),
     REDIS_URL,
     REDIS_KEY_PREFIX: `e2e:${runId}:`,
-    BULLMQ_PREFIX: `e2e:${runId}:bull`,
+    BULLMQ_PREFIX: `{e2e-${runId}}`,
     // Swagger UI needs @fastify/static (ESM only), which Jest cannot load; the JSON document is still served.
     SWAGGER_UI_ENABLED: 'false',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',

@@ -11,17 +11,19 @@ export default async function globalTeardown() {
     await admin.query(`DROP DATABASE IF EXISTS ${admin.escapeIdentifier(database)} WITH (FORCE)`);
     await admin.end();
   }
-  const prefix = process.env.REDIS_KEY_PREFIX;
-  if (!prefix) return;
+  const patterns = [process.env.REDIS_KEY_PREFIX, process.env.BULLMQ_PREFIX].filter(Boolean).map((prefix) => `${prefix}*`);
+  if (patterns.length === 0) return;
   const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
   try {
     await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      if (keys.length) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    for (const pattern of patterns) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        if (keys.length) await redis.del(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+    }
   } catch {
     // Redis may be down after a failed fault test; there is nothing to clean then.
   } finally {

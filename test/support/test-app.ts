@@ -35,16 +35,21 @@ class RecordingLogger implements LoggerService {
 
 /**
  * Boots the real AppModule (real PostgreSQL, real Redis) on an ephemeral loopback port.
- * `customize` may override providers that leave the machine (SMTP) — nothing else.
+ * `options.customize` may override providers that leave the machine (SMTP) — nothing else.
  */
 export async function startApp(
   env: Record<string, string> = {},
-  customize: (builder: TestingModuleBuilder) => TestingModuleBuilder = (builder) => builder,
+  options: {
+    /** Load the BullMQ consumers in this process (RUN_WORKER_IN_WEB). */
+    worker?: boolean;
+    customize?: (builder: TestingModuleBuilder) => TestingModuleBuilder;
+  } = {},
 ): Promise<TestApp> {
+  const customize = options.customize ?? ((builder: TestingModuleBuilder) => builder);
   const saved = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
   Object.assign(process.env, env);
   try {
-    const moduleRef = await customize(Test.createTestingModule({ imports: [AppModule] })).compile();
+    const moduleRef = await customize(Test.createTestingModule({ imports: [AppModule.forRoot({ worker: options.worker ?? false })] })).compile();
     const config = readAppConfig(process.env);
     const logger = new RecordingLogger();
     const app = moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(config), { logger });

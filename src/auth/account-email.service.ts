@@ -1,0 +1,73 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { drfFieldError } from '../common/http/drf-errors.js';
+import { mailConfig } from '../config/mail.config.js';
+import { OutboxService } from '../jobs/outbox.service.js';
+import type { User } from '../users/user.entity.js';
+import { UsersService } from '../users/users.service.js';
+import { AccountService } from './account.service.js';
+import { type AccountTokenPurpose, AccountTokensService } from './account-tokens.service.js';
+
+export const INVALID_LINK = 'The link is invalid or has expired.';
+export const INVALID_RESET_LINK = 'The password reset link was invalid, possibly because it has already been used.';
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/**
+ * E-mail verification and password reset. Requests only write an outbox row (the same work whether
+ * or not the address exists, so neither the answer nor its timing tells); the worker resolves the
+ * address and sends the link.
+ */
+@Injectable()
+export class AccountEmailService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly users: UsersService,
+    private readonly account: AccountService,
+    private readonly tokens: AccountTokensService,
+    private readonly outbox: OutboxService,
+    @Inject(mailConfig.KEY) private readonly config: ConfigType<typeof mailConfig>,
+  ) {}
+
+  async requestPasswordReset(email: string): Promise<void> {
+    await this.outbox.addMail(this.dataSource.manager, 'password-reset', { email: email.toLowerCase(), requestedAt: nowSeconds() });
+    this.outbox.relaySoon();
+  }
+
+  async resendVerification(email: string): Promise<void> {
+    await this.outbox.addMail(this.dataSource.manager, 'verify-email-resend', { email: email.toLowerCase(), requestedAt: nowSeconds() });
+    this.outbox.relaySoon();
+  }
+
+  /** Confirms the address; the welcome e-mail is queued in the same transaction. */
+  async confirmEmail(uid: string, token: string): Promise<void> {
+    const user = await this.userForLink('verify-email', uid, token, this.config.emailVerificationTimeoutSeconds);
+    if (!user) throw drfFieldError('token', INVALID_LINK);
+    await this.dataSource.transaction(async (manager) => {
+      const [, updated] = await manager.query(
+        'UPDATE users SET email_verified_at = now() WHERE id = $1 AND email_verified_at IS NULL',
+        [user.id],
+      );
+      if (updated !== 1) throw drfFieldError('token', INVALID_LINK); // confirmed concurrently
+      await this.outbox.addMail(manager, 'welcome', { userId: user.id });
+    });
+    await this.users.invalidate(user);
+    this.outbox.relaySoon();
+  }
+
+  /** Sets the new password; every session of the user ends, and the link cannot be used again. */
+  async confirmPasswordReset(uid: string, token: string, newPassword: string): Promise<void> {
+    const user = await this.userForLink('password-reset', uid, token, this.config.passwordResetTimeoutSeconds);
+    if (!user || !user.isActive) throw drfFieldError('token', INVALID_RESET_LINK);
+    this.account.assertAcceptablePassword(newPassword, user, 'new_password');
+    await this.account.setPassword(user, newPassword, null, 'password_reset');
+  }
+
+  private async userForLink(purpose: AccountTokenPurpose, uid: string, token: string, maxAge: number): Promise<User | null> {
+    const id = AccountTokensService.decodeUid(uid);
+    const user = id === null ? null : await this.users.findById(id);
+    return user && this.tokens.check(purpose, user, token, maxAge) ? user : null;
+  }
+}

@@ -1,0 +1,95 @@
+import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import { Inject, Logger } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import type { Job } from 'bullmq';
+import { AccountTokensService } from '../../auth/account-tokens.service.js';
+import { mailConfig } from '../../config/mail.config.js';
+import { readJobsConfig } from '../../config/jobs.config.js';
+import { MailService } from '../../mail/mail.service.js';
+import { MailTemplates } from '../../mail/mail-templates.js';
+import { UsersService } from '../../users/users.service.js';
+import { MAIL_QUEUE, type MailJobs } from '../job-names.js';
+
+/**
+ * Builds and sends the service's e-mails. Jobs carry ids and times only; links (with their tokens)
+ * are made here, at send time, and never logged. A job whose user is gone is done, not failed.
+ */
+@Processor(MAIL_QUEUE, { concurrency: readJobsConfig(process.env).mailConcurrency })
+export class MailProcessor extends WorkerHost {
+  private readonly logger = new Logger(MailProcessor.name);
+
+  constructor(
+    private readonly mail: MailService,
+    private readonly users: UsersService,
+    private readonly tokens: AccountTokensService,
+    @Inject(mailConfig.KEY) private readonly config: ConfigType<typeof mailConfig>,
+  ) {
+    super();
+  }
+
+  private lastWorkerError = '';
+
+  /** Connection errors of the consumer, each distinct message once (BullMQ would print them all). */
+  @OnWorkerEvent('error')
+  onWorkerError(error: Error): void {
+    if (error.message !== this.lastWorkerError) this.logger.warn(`worker ${MAIL_QUEUE}: ${error.message}`);
+    this.lastWorkerError = error.message;
+  }
+
+  @OnWorkerEvent('failed')
+  onFailed(job: Job | undefined, error: Error): void {
+    this.logger.warn(`job ${job?.name ?? '?'} ${job?.id ?? ''} failed (attempt ${job?.attemptsMade ?? '?'}): ${error.message}`);
+  }
+
+  async process(job: Job): Promise<string> {
+    switch (job.name) {
+      case 'verify-email':
+        return this.verifyEmail(job.data as MailJobs['verify-email']);
+      case 'verify-email-resend':
+        return this.resendVerification(job.data as MailJobs['verify-email-resend']);
+      case 'password-reset':
+        return this.passwordReset(job.data as MailJobs['password-reset']);
+      case 'welcome':
+        return this.welcome(job.data as MailJobs['welcome']);
+      default:
+        throw new Error(`unknown mail job ${job.name}`);
+    }
+  }
+
+  private async verifyEmail({ userId, requestedAt }: MailJobs['verify-email']): Promise<string> {
+    const user = await this.users.findById(userId);
+    if (!user || user.emailVerifiedAt) return 'skipped: no unverified user';
+    const link = this.link('verify-email', user.id, this.tokens.make('verify-email', user, requestedAt));
+    await this.mail.send(user.email, MailTemplates.verifyEmail(user.username, link, Math.round(this.config.emailVerificationTimeoutSeconds / 3600)));
+    this.logger.log(`sent verify-email to user ${user.id}`);
+    return 'sent';
+  }
+
+  private async resendVerification({ email, requestedAt }: MailJobs['verify-email-resend']): Promise<string> {
+    const user = await this.users.findByEmail(email);
+    if (!user) return 'skipped: no such address';
+    return this.verifyEmail({ userId: user.id, requestedAt });
+  }
+
+  private async passwordReset({ email, requestedAt }: MailJobs['password-reset']): Promise<string> {
+    const user = await this.users.findByEmail(email);
+    if (!user || !user.isActive) return 'skipped: no active account';
+    const link = this.link('reset-password', user.id, this.tokens.make('password-reset', user, requestedAt));
+    await this.mail.send(user.email, MailTemplates.passwordReset(user.username, link, Math.round(this.config.passwordResetTimeoutSeconds / 60)));
+    this.logger.log(`sent password-reset to user ${user.id}`);
+    return 'sent';
+  }
+
+  private async welcome({ userId }: MailJobs['welcome']): Promise<string> {
+    const user = await this.users.findById(userId);
+    if (!user) return 'skipped: no such user';
+    await this.mail.send(user.email, MailTemplates.welcome(user.username));
+    this.logger.log(`sent welcome to user ${user.id}`);
+    return 'sent';
+  }
+
+  private link(path: string, userId: number, token: string): string {
+    const query = new URLSearchParams({ uid: AccountTokensService.encodeUid(userId), token });
+    return `${this.config.appUrl}/${path}?${query.toString()}`;
+  }
+}
