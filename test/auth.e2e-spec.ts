@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DataSource } from 'typeorm';
+import { RedisService } from '../src/redis/redis.service.js';
+import { RedisKeys } from '../src/redis/redis-keys.js';
+import { UsersService } from '../src/users/users.service.js';
 import { decodePayload, forgeToken } from './support/jwt-forge.js';
 import { HttpClient, newUser } from './support/http-client.js';
 import { startApp, type TestApp } from './support/test-app.js';
@@ -390,6 +393,23 @@ describe('auth contract (Django simplejwt compatible), end to end', () => {
         expect((await api.get('/api/me/', aliceTokens.access)).body.username).toBe(alice.username);
         expect((await api.get('/api/me/', bobTokens.access)).body.username).toBe(bob.username);
       }
+      // Cached under a key of the user, with the configured TTL (60 s by default).
+      const redis = testApp.app.get(RedisService).client;
+      const ttl = await redis.pttl(RedisKeys.response(alice.id, '/api/me/'));
+      expect(ttl).toBeGreaterThan(50_000);
+      expect(ttl).toBeLessThanOrEqual(60_000);
+    });
+
+    it('drops the cached profile when the user changes (here: the e-mail is confirmed)', async () => {
+      const user = await register(newUser('cached'));
+      const tokens = await login(user.username, user.password);
+      expect((await api.get('/api/me/', tokens.access)).body.email_verified).toBe(false);
+      await db.query('UPDATE users SET email_verified_at = now() WHERE id = $1', [user.id]);
+      // Without invalidation the cache still answers the old profile.
+      expect((await api.get('/api/me/', tokens.access)).body.email_verified).toBe(false);
+      const [row] = await db.query('SELECT id, username, email FROM users WHERE id = $1', [user.id]);
+      await testApp.app.get(UsersService).invalidate(row);
+      expect((await api.get('/api/me/', tokens.access)).body.email_verified).toBe(true);
     });
   });
 

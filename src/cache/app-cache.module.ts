@@ -1,8 +1,10 @@
 import { CacheModule } from '@nestjs/cache-manager';
 import { Global, Module } from '@nestjs/common';
+import { ConfigModule, type ConfigType } from '@nestjs/config';
 import { KeyvAdapter } from 'cache-manager';
 import { redisInsStore } from 'cache-manager-ioredis-yet';
 import { Keyv } from 'keyv';
+import { appConfig } from '../config/app.config.js';
 import { RedisService } from '../redis/redis.service.js';
 
 /**
@@ -15,8 +17,9 @@ import { RedisService } from '../redis/redis.service.js';
 @Module({
   imports: [
     CacheModule.registerAsync({
-      inject: [RedisService],
-      useFactory: (redis: RedisService) => {
+      imports: [ConfigModule.forFeature(appConfig)],
+      inject: [RedisService, appConfig.KEY],
+      useFactory: (redis: RedisService, app: ConfigType<typeof appConfig>) => {
         const store = new Keyv({
           // cache-manager-ioredis-yet is typed against cache-manager 5; its store has every method KeyvAdapter calls.
           store: new KeyvAdapter(redisInsStore(redis.client) as unknown as ConstructorParameters<typeof KeyvAdapter>[0]),
@@ -24,7 +27,8 @@ import { RedisService } from '../redis/redis.service.js';
           namespace: undefined,
         });
         store.on('error', () => undefined);
-        return { stores: [store] };
+        // The default TTL is the response cache's; user_lookup entries pass their own (5 minutes).
+        return { stores: [store], ttl: app.responseCacheTtlSeconds * 1000 };
       },
     }),
   ],

@@ -1,5 +1,7 @@
 import { CacheInterceptor } from '@nestjs/cache-manager';
-import { Injectable, type ExecutionContext } from '@nestjs/common';
+import { Inject, Injectable, type ExecutionContext } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { appConfig } from '../config/app.config.js';
 import type { FastifyRequest } from 'fastify';
 import type { AuthenticatedUser } from '../common/decorators/authenticated-user.js';
 import { RedisKeys } from '../redis/redis-keys.js';
@@ -11,9 +13,12 @@ import { RedisKeys } from '../redis/redis-keys.js';
  */
 @Injectable()
 export class UserCacheInterceptor extends CacheInterceptor {
+  @Inject(appConfig.KEY) private readonly app: ConfigType<typeof appConfig>;
+
   protected override trackBy(context: ExecutionContext): string | undefined {
     const request = context.switchToHttp().getRequest<FastifyRequest & { user?: AuthenticatedUser }>();
-    if (request.method !== 'GET' || !request.user) return undefined;
+    // RESPONSE_CACHE_TTL_SECONDS=0 turns the response cache off.
+    if (request.method !== 'GET' || !request.user || this.app.responseCacheTtlSeconds === 0) return undefined;
     return RedisKeys.response(request.user.id, request.routeOptions.url ?? request.url);
   }
 }

@@ -20,7 +20,7 @@ export function readAppConfig(env: Env) {
     swaggerEnabled: envBool(env, 'SWAGGER_ENABLED', true),
     /** Swagger UI at /api/docs. */
     swaggerUiEnabled: envBool(env, 'SWAGGER_UI_ENABLED', true),
-    /** TTL of the per-user GET response cache (GET /api/me/), in seconds. */
+    /** TTL of the per-user GET response cache (GET /api/me/), in seconds; 0 turns it off. */
     responseCacheTtlSeconds: envInt(env, 'RESPONSE_CACHE_TTL_SECONDS', 60, { min: 0, max: 3600 }),
   };
 }
