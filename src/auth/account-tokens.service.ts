@@ -4,6 +4,9 @@ import type { ConfigType } from '@nestjs/config';
 import { authConfig } from '../config/auth.config.js';
 import type { User } from '../users/user.entity.js';
 
+/** users.id is a PostgreSQL integer. */
+const MAX_USER_ID = 2_147_483_647;
+
 export type AccountTokenPurpose = 'password-reset' | 'verify-email';
 
 /**
@@ -26,9 +29,11 @@ export class AccountTokensService {
     return Buffer.from(String(id)).toString('base64url');
   }
 
+  /** The user id of a link, or null; never an id PostgreSQL's integer column could not take. */
   static decodeUid(uid: string): number | null {
     const decoded = Buffer.from(uid, 'base64url').toString('utf8');
-    return /^\d{1,10}$/.test(decoded) ? Number(decoded) : null;
+    const id = Number(decoded);
+    return /^\d{1,10}$/.test(decoded) && id >= 1 && id <= MAX_USER_ID ? id : null;
   }
 
   make(purpose: AccountTokenPurpose, user: User, issuedAt: number): string {

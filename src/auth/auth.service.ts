@@ -91,6 +91,7 @@ export class AuthService {
     }
     // Unconfirmed addresses may log in unless ALLOW_UNVERIFIED_LOGIN=false (then: as if inactive).
     if (!this.mail.allowUnverifiedLogin && !user.emailVerifiedAt) throw noActiveAccount();
+    await this.limits.clearAccountFailures(account);
     if (needsRehash) {
       // e.g. a Django pbkdf2_sha256 hash: upgrade it to argon2id now that we know the password.
       await this.users.setPasswordHash(user, await this.hasher.hash(password));

@@ -1,0 +1,431 @@
+import { describe, it, expect } from '@jest/globals';
+import { logLevelsFrom, readAppConfig } from './app.config.js';
+import { MIN_SIGNING_KEY_LENGTH, readAuthConfig } from './auth.config.js';
+import { readDatabaseConfig } from './database.config.js';
+import { ConfigError, type Env, envBool, envEnum, envInt, envList, envOptionalString, envString, isProduction } from './env.js';
+import { readJobsConfig } from './jobs.config.js';
+import { readMailConfig } from './mail.config.js';
+import { readRateLimitConfig } from './rate-limit.config.js';
+import { readRedisConfig } from './redis.config.js';
+
+/** Runs `read` and returns the ConfigError it throws (fails the test if it throws nothing or something else). */
+function configErrorOf(read: () => unknown): ConfigError {
+  let thrown: unknown;
+  try {
+    read();
+  } catch (error) {
+    thrown = error;
+  }
+  expect(thrown).toBeInstanceOf(ConfigError);
+  return thrown as ConfigError;
+}
+
+/** The error names the variable, so an operator knows what to fix. */
+function expectRefused(read: () => unknown, variable: string): void {
+  const error = configErrorOf(read);
+  expect(error.name).toBe('ConfigError');
+  expect(error.message).toContain(variable);
+}
+
+const LONG_KEY = 'k'.repeat(MIN_SIGNING_KEY_LENGTH);
+
+describe('env readers', () => {
+  describe('envString / envOptionalString', () => {
+    it('falls back when the variable is missing, empty or only white space', () => {
+      expect(envString({}, 'X', 'fallback')).toBe('fallback');
+      expect(envString({ X: '' }, 'X', 'fallback')).toBe('fallback');
+      expect(envString({ X: '   ' }, 'X', 'fallback')).toBe('fallback');
+      expect(envOptionalString({}, 'X')).toBeUndefined();
+      expect(envOptionalString({ X: ' ' }, 'X')).toBeUndefined();
+    });
+
+    it('returns the trimmed value', () => {
+      expect(envString({ X: '  value ' }, 'X', 'fallback')).toBe('value');
+      expect(envOptionalString({ X: ' value\n' }, 'X')).toBe('value');
+    });
+  });
+
+  describe('envInt', () => {
+    it('falls back when missing and parses integers (negative too)', () => {
+      expect(envInt({}, 'N', 7)).toBe(7);
+      expect(envInt({ N: '' }, 'N', 7)).toBe(7);
+      expect(envInt({ N: ' 42 ' }, 'N', 7)).toBe(42);
+      expect(envInt({ N: '-3' }, 'N', 7)).toBe(-3);
+      expect(envInt({ N: '0' }, 'N', 7)).toBe(0);
+    });
+
+    it.each(['abc', '1.5', '1e3', '12px', '0x10', '--1'])('refuses %p and names the variable', (value) => {
+      const error = configErrorOf(() => envInt({ MY_NUMBER: value }, 'MY_NUMBER', 1));
+      expect(error.message).toContain('MY_NUMBER');
+      expect(error.message).toContain(value);
+    });
+
+    it('enforces the bounds, inclusive', () => {
+      expect(envInt({ N: '5' }, 'N', 1, { min: 5, max: 10 })).toBe(5);
+      expect(envInt({ N: '10' }, 'N', 1, { min: 5, max: 10 })).toBe(10);
+      expectRefused(() => envInt({ N: '4' }, 'N', 1, { min: 5, max: 10 }), 'N');
+      expectRefused(() => envInt({ N: '11' }, 'N', 1, { min: 5, max: 10 }), 'N');
+    });
+  });
+
+  describe('envBool', () => {
+    it.each(['1', 'true', 'TRUE', 'yes', 'On'])('%p is true', (value) => {
+      expect(envBool({ B: value }, 'B', false)).toBe(true);
+    });
+
+    it.each(['0', 'false', 'False', 'no', 'OFF'])('%p is false', (value) => {
+      expect(envBool({ B: value }, 'B', true)).toBe(false);
+    });
+
+    it('falls back when missing', () => {
+      expect(envBool({}, 'B', true)).toBe(true);
+      expect(envBool({}, 'B', false)).toBe(false);
+    });
+
+    it('refuses anything else and names the variable', () => {
+      expectRefused(() => envBool({ MY_FLAG: 'maybe' }, 'MY_FLAG', true), 'MY_FLAG');
+      expectRefused(() => envBool({ MY_FLAG: '2' }, 'MY_FLAG', true), 'MY_FLAG');
+    });
+  });
+
+  describe('envEnum', () => {
+    const allowed = ['a', 'b'] as const;
+
+    it('returns an allowed value or the fallback', () => {
+      expect(envEnum({ E: 'b' }, 'E', allowed, 'a')).toBe('b');
+      expect(envEnum({}, 'E', allowed, 'a')).toBe('a');
+    });
+
+    it('refuses another value (case-sensitive) and names the variable and the choices', () => {
+      const error = configErrorOf(() => envEnum({ MY_CHOICE: 'B' }, 'MY_CHOICE', allowed, 'a'));
+      expect(error.message).toContain('MY_CHOICE');
+      expect(error.message).toContain('a, b');
+    });
+  });
+
+  describe('envList', () => {
+    it('splits on commas, trims and drops empty items', () => {
+      expect(envList({ L: ' x , y,,z ,' }, 'L')).toEqual(['x', 'y', 'z']);
+      expect(envList({}, 'L')).toEqual([]);
+      expect(envList({ L: '  ' }, 'L')).toEqual([]);
+    });
+  });
+
+  it('isProduction is true only for NODE_ENV=production', () => {
+    expect(isProduction({ NODE_ENV: 'production' })).toBe(true);
+    expect(isProduction({ NODE_ENV: ' production ' })).toBe(true);
+    expect(isProduction({ NODE_ENV: 'development' })).toBe(false);
+    expect(isProduction({ NODE_ENV: 'Production' })).toBe(false);
+    expect(isProduction({})).toBe(false);
+  });
+});
+
+describe('readAppConfig', () => {
+  it('has the documented defaults', () => {
+    expect(readAppConfig({})).toEqual({
+      production: false,
+      host: '0.0.0.0',
+      port: 3000,
+      logLevel: 'debug',
+      bodyLimit: 16384,
+      trustProxyHops: 0,
+      shutdownGraceMs: 10_000,
+      swaggerEnabled: true,
+      swaggerUiEnabled: true,
+      responseCacheTtlSeconds: 60,
+    });
+  });
+
+  it('defaults LOG_LEVEL to log in production', () => {
+    const config = readAppConfig({ NODE_ENV: 'production' });
+    expect(config.production).toBe(true);
+    expect(config.logLevel).toBe('log');
+  });
+
+  it('reads the variables', () => {
+    const config = readAppConfig({
+      PORT: '8080',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      BODY_LIMIT_BYTES: '2048',
+      TRUST_PROXY_HOPS: '1',
+      SWAGGER_ENABLED: 'false',
+      SWAGGER_UI_ENABLED: 'no',
+      RESPONSE_CACHE_TTL_SECONDS: '0',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      host: '127.0.0.1',
+      logLevel: 'warn',
+      bodyLimit: 2048,
+      trustProxyHops: 1,
+      swaggerEnabled: false,
+      swaggerUiEnabled: false,
+      responseCacheTtlSeconds: 0,
+    });
+  });
+
+  it.each<[string, Env]>([
+    ['PORT', { PORT: 'eighty' }],
+    ['PORT', { PORT: '70000' }],
+    ['LOG_LEVEL', { LOG_LEVEL: 'trace' }],
+    ['BODY_LIMIT_BYTES', { BODY_LIMIT_BYTES: '100' }],
+    ['TRUST_PROXY_HOPS', { TRUST_PROXY_HOPS: '-1' }],
+    ['SHUTDOWN_GRACE_MS', { SHUTDOWN_GRACE_MS: '30000' }],
+    ['SWAGGER_ENABLED', { SWAGGER_ENABLED: 'sometimes' }],
+    ['RESPONSE_CACHE_TTL_SECONDS', { RESPONSE_CACHE_TTL_SECONDS: '1h' }],
+  ])('refuses a bad %s', (variable, env) => {
+    expectRefused(() => readAppConfig(env), variable);
+  });
+
+  it('logLevelsFrom keeps the named level and every more severe one', () => {
+    expect(logLevelsFrom('fatal')).toEqual(['fatal']);
+    expect(logLevelsFrom('log')).toEqual(['fatal', 'error', 'warn', 'log']);
+    expect(logLevelsFrom('verbose')).toEqual(['fatal', 'error', 'warn', 'log', 'debug', 'verbose']);
+  });
+});
+
+describe('readAuthConfig', () => {
+  it('has the documented defaults and a development key outside production', () => {
+    const config = readAuthConfig({});
+    expect(config).toMatchObject({
+      algorithm: 'HS256',
+      accessTokenLifetimeSeconds: 300,
+      refreshTokenLifetimeSeconds: 86_400,
+      refreshReuseGraceSeconds: 10,
+      revocationRecheckSeconds: 60,
+    });
+    expect(config.signingKey.length).toBeGreaterThanOrEqual(MIN_SIGNING_KEY_LENGTH);
+  });
+
+  it('uses JWT_SIGNING_KEY when set (even a short one outside production)', () => {
+    expect(readAuthConfig({ JWT_SIGNING_KEY: 'short' }).signingKey).toBe('short');
+  });
+
+  it('refuses to start in production without JWT_SIGNING_KEY', () => {
+    expectRefused(() => readAuthConfig({ NODE_ENV: 'production' }), 'JWT_SIGNING_KEY');
+    expectRefused(() => readAuthConfig({ NODE_ENV: 'production', JWT_SIGNING_KEY: '   ' }), 'JWT_SIGNING_KEY');
+  });
+
+  it('refuses to start in production with a key shorter than 32 characters', () => {
+    const shortKey = 'k'.repeat(MIN_SIGNING_KEY_LENGTH - 1);
+    expect(MIN_SIGNING_KEY_LENGTH).toBe(32);
+    expectRefused(() => readAuthConfig({ NODE_ENV: 'production', JWT_SIGNING_KEY: shortKey }), 'JWT_SIGNING_KEY');
+  });
+
+  it('accepts a key of 32 characters or more in production', () => {
+    expect(readAuthConfig({ NODE_ENV: 'production', JWT_SIGNING_KEY: LONG_KEY }).signingKey).toBe(LONG_KEY);
+    const djangoSecretKey = 'django-insecure-0a9#kz2@v!x$7m^w5&q)r+l8e(t3y_b1n-c6d4f*g%h0j';
+    expect(readAuthConfig({ NODE_ENV: 'production', JWT_SIGNING_KEY: djangoSecretKey }).signingKey).toBe(djangoSecretKey);
+  });
+
+  it('accepts HS384 and HS512 and refuses any other algorithm', () => {
+    expect(readAuthConfig({ JWT_ALGORITHM: 'HS384' }).algorithm).toBe('HS384');
+    expect(readAuthConfig({ JWT_ALGORITHM: 'HS512' }).algorithm).toBe('HS512');
+    for (const algorithm of ['none', 'RS256', 'hs256']) {
+      expectRefused(() => readAuthConfig({ JWT_ALGORITHM: algorithm }), 'JWT_ALGORITHM');
+    }
+  });
+
+  it.each<[string, Env]>([
+    ['ACCESS_TOKEN_LIFETIME_SECONDS', { ACCESS_TOKEN_LIFETIME_SECONDS: 'five' }],
+    ['ACCESS_TOKEN_LIFETIME_SECONDS', { ACCESS_TOKEN_LIFETIME_SECONDS: '0' }],
+    ['REFRESH_TOKEN_LIFETIME_SECONDS', { REFRESH_TOKEN_LIFETIME_SECONDS: '1d' }],
+    ['REFRESH_REUSE_GRACE_SECONDS', { REFRESH_REUSE_GRACE_SECONDS: '-1' }],
+    ['REVOCATION_RECHECK_SECONDS', { REVOCATION_RECHECK_SECONDS: '0' }],
+  ])('refuses a bad %s', (variable, env) => {
+    expectRefused(() => readAuthConfig(env), variable);
+  });
+});
+
+describe('readDatabaseConfig', () => {
+  it('has the documented defaults', () => {
+    expect(readDatabaseConfig({})).toEqual({
+      url: 'postgres://postgres@127.0.0.1:5432/auth',
+      replicaUrls: [],
+      ssl: 'off',
+      poolSize: 10,
+      connectTimeoutMs: 3000,
+      statementTimeoutMs: 10_000,
+    });
+  });
+
+  it('turns SSL on when DATABASE_URL says sslmode=require (Heroku Postgres)', () => {
+    const url = 'postgres://u:p@db.example.com:5432/d?sslmode=require';
+    expect(readDatabaseConfig({ DATABASE_URL: url }).ssl).toBe('require');
+    expect(readDatabaseConfig({ DATABASE_URL: 'postgres://u@h/d?application_name=x&sslmode=require' }).ssl).toBe('require');
+    expect(readDatabaseConfig({ DATABASE_URL: 'postgres://u@h/d?sslmode=disable' }).ssl).toBe('off');
+  });
+
+  it('lets DATABASE_SSL override what the URL says', () => {
+    const url = 'postgres://u@h/d?sslmode=require';
+    expect(readDatabaseConfig({ DATABASE_URL: url, DATABASE_SSL: 'verify-full' }).ssl).toBe('verify-full');
+    expect(readDatabaseConfig({ DATABASE_URL: url, DATABASE_SSL: 'off' }).ssl).toBe('off');
+    expectRefused(() => readDatabaseConfig({ DATABASE_SSL: 'yes' }), 'DATABASE_SSL');
+  });
+
+  it('reads replicas from DATABASE_REPLICA_URL or DATABASE_REPLICA_URLS (comma-separated)', () => {
+    expect(readDatabaseConfig({ DATABASE_REPLICA_URL: 'postgres://r1/auth' }).replicaUrls).toEqual(['postgres://r1/auth']);
+    expect(
+      readDatabaseConfig({ DATABASE_REPLICA_URLS: 'postgres://r1/auth, postgresql://r2/auth' }).replicaUrls,
+    ).toEqual(['postgres://r1/auth', 'postgresql://r2/auth']);
+  });
+
+  it.each<[string, Env]>([
+    ['DATABASE_URL', { DATABASE_URL: 'not a url' }],
+    ['DATABASE_URL', { DATABASE_URL: 'mysql://root@localhost/auth' }],
+    ['DATABASE_REPLICA_URL', { DATABASE_REPLICA_URL: 'redis://r1' }],
+    ['DATABASE_REPLICA_URLS', { DATABASE_REPLICA_URLS: 'postgres://r1/auth,garbage' }],
+    ['DATABASE_POOL_SIZE', { DATABASE_POOL_SIZE: '0' }],
+    ['DATABASE_CONNECT_TIMEOUT_MS', { DATABASE_CONNECT_TIMEOUT_MS: 'soon' }],
+    ['DATABASE_STATEMENT_TIMEOUT_MS', { DATABASE_STATEMENT_TIMEOUT_MS: '10' }],
+  ])('refuses a bad %s', (variable, env) => {
+    expectRefused(() => readDatabaseConfig(env), variable);
+  });
+});
+
+describe('readRedisConfig', () => {
+  it('has the documented defaults', () => {
+    expect(readRedisConfig({})).toEqual({
+      urls: ['redis://127.0.0.1:6379/0'],
+      cluster: false,
+      keyPrefix: 'auth:',
+      tlsRejectUnauthorized: true,
+      commandTimeoutMs: 500,
+      connectTimeoutMs: 2000,
+    });
+  });
+
+  it('accepts rediss:// and REDIS_TLS_REJECT_UNAUTHORIZED=false (Heroku Redis)', () => {
+    const config = readRedisConfig({ REDIS_URL: 'rediss://:pw@host:6380', REDIS_TLS_REJECT_UNAUTHORIZED: 'false' });
+    expect(config.urls).toEqual(['rediss://:pw@host:6380']);
+    expect(config.tlsRejectUnauthorized).toBe(false);
+  });
+
+  it.each(['{auth}:', 'auth{', 'auth}:'])('refuses REDIS_KEY_PREFIX %p (braces break cluster hash tags)', (prefix) => {
+    expectRefused(() => readRedisConfig({ REDIS_KEY_PREFIX: prefix }), 'REDIS_KEY_PREFIX');
+  });
+
+  it('accepts another prefix without braces', () => {
+    expect(readRedisConfig({ REDIS_KEY_PREFIX: 'staging:auth:' }).keyPrefix).toBe('staging:auth:');
+  });
+
+  it('allows several REDIS_URLs only with REDIS_CLUSTER=true', () => {
+    const seeds = 'redis://10.0.0.1:7000, redis://10.0.0.2:7000,redis://10.0.0.3:7000';
+    expectRefused(() => readRedisConfig({ REDIS_URL: seeds }), 'REDIS_URL');
+    expectRefused(() => readRedisConfig({ REDIS_URL: seeds, REDIS_CLUSTER: 'false' }), 'REDIS_URL');
+    const config = readRedisConfig({ REDIS_URL: seeds, REDIS_CLUSTER: 'true' });
+    expect(config.cluster).toBe(true);
+    expect(config.urls).toEqual(['redis://10.0.0.1:7000', 'redis://10.0.0.2:7000', 'redis://10.0.0.3:7000']);
+  });
+
+  it.each<[string, Env]>([
+    ['REDIS_URL', { REDIS_URL: 'not a url' }],
+    ['REDIS_URL', { REDIS_URL: 'http://127.0.0.1:6379' }],
+    ['REDIS_URL', { REDIS_URL: 'redis://a:7000,postgres://b', REDIS_CLUSTER: 'true' }],
+    ['REDIS_CLUSTER', { REDIS_CLUSTER: 'cluster' }],
+    ['REDIS_TLS_REJECT_UNAUTHORIZED', { REDIS_TLS_REJECT_UNAUTHORIZED: 'nope' }],
+    ['REDIS_COMMAND_TIMEOUT_MS', { REDIS_COMMAND_TIMEOUT_MS: '5' }],
+    ['REDIS_CONNECT_TIMEOUT_MS', { REDIS_CONNECT_TIMEOUT_MS: 'x' }],
+  ])('refuses a bad %s', (variable, env) => {
+    expectRefused(() => readRedisConfig(env), variable);
+  });
+});
+
+describe('readRateLimitConfig', () => {
+  it('has the documented defaults', () => {
+    expect(readRateLimitConfig({})).toEqual({ enabled: true, ipPerMinute: 30, accountFailures: 10 });
+  });
+
+  it('reads the variables', () => {
+    expect(
+      readRateLimitConfig({ RATE_LIMIT_ENABLED: 'false', RATE_LIMIT_IP_PER_MINUTE: '100', RATE_LIMIT_ACCOUNT_FAILURES: '3' }),
+    ).toEqual({ enabled: false, ipPerMinute: 100, accountFailures: 3 });
+  });
+
+  it.each<[string, Env]>([
+    ['RATE_LIMIT_ENABLED', { RATE_LIMIT_ENABLED: 'perhaps' }],
+    ['RATE_LIMIT_IP_PER_MINUTE', { RATE_LIMIT_IP_PER_MINUTE: '0' }],
+    ['RATE_LIMIT_ACCOUNT_FAILURES', { RATE_LIMIT_ACCOUNT_FAILURES: 'ten' }],
+  ])('refuses a bad %s', (variable, env) => {
+    expectRefused(() => readRateLimitConfig(env), variable);
+  });
+});
+
+describe('readJobsConfig', () => {
+  it('has the documented defaults', () => {
+    expect(readJobsConfig({})).toEqual({
+      runWorkerInWeb: false,
+      prefix: '{auth-jobs}',
+      attempts: 6,
+      backoffMs: 2000,
+      maintenanceIntervalMs: 3_600_000,
+      outboxRelayIntervalMs: 2000,
+      mailConcurrency: 5,
+    });
+  });
+
+  it.each(['auth-jobs', 'bull', '{}', 'auth-{jobs', '{{}}'])('refuses BULLMQ_PREFIX %p without a hash tag', (prefix) => {
+    expectRefused(() => readJobsConfig({ BULLMQ_PREFIX: prefix }), 'BULLMQ_PREFIX');
+  });
+
+  it('accepts a BULLMQ_PREFIX with a hash tag anywhere in it', () => {
+    expect(readJobsConfig({ BULLMQ_PREFIX: 'staging:{auth-jobs}' }).prefix).toBe('staging:{auth-jobs}');
+    expect(readJobsConfig({ BULLMQ_PREFIX: '{q}' }).prefix).toBe('{q}');
+  });
+
+  it.each<[string, Env]>([
+    ['RUN_WORKER_IN_WEB', { RUN_WORKER_IN_WEB: 'both' }],
+    ['JOB_ATTEMPTS', { JOB_ATTEMPTS: '0' }],
+    ['JOB_BACKOFF_MS', { JOB_BACKOFF_MS: '2s' }],
+    ['MAINTENANCE_INTERVAL_MS', { MAINTENANCE_INTERVAL_MS: '10' }],
+    ['OUTBOX_RELAY_INTERVAL_MS', { OUTBOX_RELAY_INTERVAL_MS: '99' }],
+    ['MAIL_CONCURRENCY', { MAIL_CONCURRENCY: '101' }],
+  ])('refuses a bad %s', (variable, env) => {
+    expectRefused(() => readJobsConfig(env), variable);
+  });
+});
+
+describe('readMailConfig', () => {
+  it('has the documented defaults', () => {
+    expect(readMailConfig({})).toEqual({
+      smtpUrl: undefined,
+      production: false,
+      from: 'Auth service <no-reply@localhost>',
+      appUrl: 'http://localhost:3000',
+      passwordResetTimeoutSeconds: 3600,
+      emailVerificationTimeoutSeconds: 259_200,
+      allowUnverifiedLogin: true,
+    });
+  });
+
+  it('reads the variables and drops trailing slashes from APP_URL', () => {
+    const config = readMailConfig({
+      NODE_ENV: 'production',
+      JWT_SIGNING_KEY: LONG_KEY,
+      SMTP_URL: 'smtps://user:pass@smtp.example.com:465',
+      MAIL_FROM: 'Example <no-reply@example.com>',
+      APP_URL: 'https://app.example.com//',
+      ALLOW_UNVERIFIED_LOGIN: 'false',
+    });
+    expect(config).toMatchObject({
+      smtpUrl: 'smtps://user:pass@smtp.example.com:465',
+      production: true,
+      from: 'Example <no-reply@example.com>',
+      appUrl: 'https://app.example.com',
+      allowUnverifiedLogin: false,
+    });
+  });
+
+  it.each<[string, Env]>([
+    ['SMTP_URL', { SMTP_URL: 'http://smtp.example.com' }],
+    ['SMTP_URL', { SMTP_URL: 'smtp.example.com:587' }],
+    ['APP_URL', { APP_URL: 'app.example.com' }],
+    ['PASSWORD_RESET_TIMEOUT_SECONDS', { PASSWORD_RESET_TIMEOUT_SECONDS: '1h' }],
+    ['PASSWORD_RESET_TIMEOUT_SECONDS', { PASSWORD_RESET_TIMEOUT_SECONDS: '59' }],
+    ['EMAIL_VERIFICATION_TIMEOUT_SECONDS', { EMAIL_VERIFICATION_TIMEOUT_SECONDS: '99999999' }],
+    ['ALLOW_UNVERIFIED_LOGIN', { ALLOW_UNVERIFIED_LOGIN: 'unverified' }],
+  ])('refuses a bad %s', (variable, env) => {
+    expectRefused(() => readMailConfig(env), variable);
+  });
+});
