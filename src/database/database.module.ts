@@ -3,6 +3,7 @@ import { ConfigModule, type ConfigType } from '@nestjs/config';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { databaseConfig } from '../config/database.config.js';
 import { buildDataSourceOptions } from './data-source-options.js';
+import { PgClientErrors } from './pg-client-errors.service.js';
 import { ReplicaReader } from './replica-reader.service.js';
 
 @Global()
@@ -20,7 +21,7 @@ import { ReplicaReader } from './replica-reader.service.js';
       }),
     }),
   ],
-  providers: [ReplicaReader],
+  providers: [ReplicaReader, PgClientErrors],
   exports: [ReplicaReader],
 })
 export class DatabaseModule {}
