@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 
 /**
  * Runs a read on a read replica when one is configured, and falls back to the primary when the
@@ -22,15 +22,28 @@ export class ReplicaReader {
   async read<T>(work: (manager: EntityManager) => Promise<T>, isStale: (result: T) => boolean = () => false): Promise<T> {
     if (this.hasReplicas) {
       const runner = this.dataSource.createQueryRunner('slave');
+      let failure: Error | undefined;
       try {
         const result = await work(runner.manager);
         if (!isStale(result)) return result;
       } catch (error) {
-        this.logger.warn(`replica read failed, using the primary: ${(error as Error).message}`);
+        failure = error as Error;
+        this.logger.warn(`replica read failed, using the primary: ${failure.message}`);
       } finally {
-        await runner.release().catch(() => undefined);
+        await release(runner, failure).catch(() => undefined);
       }
     }
     return work(this.dataSource.manager);
   }
+}
+
+/**
+ * Returns the replica connection to its pool, or, after an error, discards it: a connection whose
+ * query timed out on a hung replica still waits for that answer, and every query given to it
+ * would queue behind. (PostgresQueryRunner's releasePostgresConnection(error) is what makes
+ * pg-pool drop the connection; release() alone would pool it again.)
+ */
+function release(runner: QueryRunner, failure: Error | undefined): Promise<void> {
+  const discard = (runner as QueryRunner & { releasePostgresConnection?: (error: Error) => Promise<void> }).releasePostgresConnection;
+  return failure && typeof discard === 'function' ? discard.call(runner, failure) : runner.release();
 }

@@ -94,23 +94,38 @@ export class RevocationStore implements OnModuleDestroy {
 
   /** One Redis round trip while Redis is healthy and holds fresh records; PostgreSQL otherwise. */
   async check(userId: number, sessionId: string | null, issuedAt: number): Promise<RevocationVerdict> {
-    if (this.unsynced.has(userId)) return this.checkInDatabase(userId, sessionId, issuedAt, false);
-    const keys = sessionId
-      ? [RedisKeys.userState(userId), RedisKeys.session(userId, sessionId)]
-      : [RedisKeys.userState(userId)];
+    return (await this.checkAndRead(userId, sessionId, issuedAt)).verdict;
+  }
+
+  /**
+   * The check, plus one more key of the same user read in the same MGET (`alsoRead`, e.g. the
+   * user's response-cache entry: it shares the `{<user id>}` hash tag, so Redis Cluster is fine).
+   * `also` is undefined when Redis did not answer.
+   */
+  async checkAndRead(
+    userId: number,
+    sessionId: string | null,
+    issuedAt: number,
+    alsoRead?: string,
+  ): Promise<{ verdict: RevocationVerdict; also?: string | null }> {
+    if (this.unsynced.has(userId)) return { verdict: await this.checkInDatabase(userId, sessionId, issuedAt, false) };
+    const keys = [RedisKeys.userState(userId), sessionId ? RedisKeys.session(userId, sessionId) : undefined, alsoRead];
     let values: Array<string | null> | undefined;
     try {
-      values = await this.redis.client.mget(...keys);
+      values = await this.redis.client.mget(...keys.filter((key): key is string => key !== undefined));
     } catch {
       values = undefined;
     }
-    if (values && values.every((value) => value !== null)) {
-      const user = JSON.parse(values[0]!) as UserStateRecord;
-      const session = sessionId ? (JSON.parse(values[1]!) as SessionRecord) : null;
+    const also = values && alsoRead ? values[values.length - 1] : undefined;
+    const userValue = values?.[0];
+    const sessionValue = sessionId ? values?.[1] : undefined;
+    if (userValue && (!sessionId || sessionValue)) {
+      const user = JSON.parse(userValue) as UserStateRecord;
+      const session = sessionValue ? (JSON.parse(sessionValue) as SessionRecord) : null;
       const oldest = nowSeconds() - this.auth.revocationRecheckSeconds;
-      if (user.v >= oldest && (!session || session.v >= oldest)) return this.decide(user, session, sessionId, issuedAt);
+      if (user.v >= oldest && (!session || session.v >= oldest)) return { verdict: this.decide(user, session, sessionId, issuedAt), also };
     }
-    return this.checkInDatabase(userId, sessionId, issuedAt, values !== undefined);
+    return { verdict: await this.checkInDatabase(userId, sessionId, issuedAt, values !== undefined), also };
   }
 
   private decide(

@@ -1,6 +1,6 @@
-import { Controller, Get, NotFoundException, UseInterceptors } from '@nestjs/common';
+import { Controller, Get, NotFoundException } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { UserCacheInterceptor } from '../cache/user-cache.interceptor.js';
+import { CachePerUser } from '../cache/cache-per-user.decorator.js';
 import { Authenticated } from '../common/decorators/authenticated.decorator.js';
 import type { AuthenticatedUser } from '../common/decorators/authenticated-user.js';
 import { CurrentUser } from '../common/decorators/current-user.decorator.js';
@@ -15,7 +15,7 @@ export class UsersController {
   /** The caller's profile. Cached per user in Redis; the cache entry is dropped when the user changes. */
   @Get('me/')
   @Authenticated()
-  @UseInterceptors(UserCacheInterceptor)
+  @CachePerUser()
   @ApiOkResponse({ type: ProfileResponseDto })
   async me(@CurrentUser() caller: AuthenticatedUser): Promise<ProfileResponseDto> {
     const user = await this.users.findProfile(caller.id);

@@ -3,6 +3,8 @@ import { PassportStrategy } from '@nestjs/passport';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import type { AuthenticatedUser } from '../../common/decorators/authenticated-user.js';
 import { authenticationFailed, bearerTokenNotValid } from '../../common/http/drf-errors.js';
+import type { ResponsePrefetch } from '../../cache/response-prefetch.js';
+import { RedisKeys } from '../../redis/redis-keys.js';
 import { RevocationStore } from '../../session/revocation-store.service.js';
 import { type TokenClaims, TokensService } from '../tokens.service.js';
 
@@ -22,15 +24,19 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       secretOrKey: tokens.key as unknown as string,
       algorithms: [tokens.algorithm],
       ignoreExpiration: false,
+      passReqToCallback: true,
     });
   }
 
-  async validate(claims: TokenClaims): Promise<AuthenticatedUser> {
+  async validate(request: ResponsePrefetch, claims: TokenClaims): Promise<AuthenticatedUser> {
     if (!TokensService.hasValidShape(claims)) {
       throw authenticationFailed('Token contained no recognizable user identification', 'token_not_valid');
     }
     if (claims.token_type !== 'access') throw bearerTokenNotValid('Token has wrong type');
-    const verdict = await this.revocation.check(claims.user_id, claims.sid ?? null, claims.iat);
+    // On @CachePerUser() routes the user's cache entry comes back in the same MGET.
+    const cacheKey = request.responseCacheRoute ? RedisKeys.response(claims.user_id, request.responseCacheRoute) : undefined;
+    const { verdict, also } = await this.revocation.checkAndRead(claims.user_id, claims.sid ?? null, claims.iat, cacheKey);
+    if (cacheKey) request.prefetchedResponse = also;
     switch (verdict) {
       case 'ok':
         return { id: claims.user_id, sid: claims.sid ?? null, jti: claims.jti, iat: claims.iat, exp: claims.exp };

@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import argon2 from 'argon2';
 import { pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import pLimit from 'p-limit';
 
 /** OWASP Password Storage Cheat Sheet argon2id parameters (m=19 MiB, t=2, p=1). */
 export const ARGON2_MEMORY_COST = 19456; // KiB
@@ -15,6 +17,13 @@ export const ARGON2_OPTIONS = {
   timeCost: ARGON2_TIME_COST,
   parallelism: ARGON2_PARALLELISM,
 } as const;
+
+/**
+ * At most this many argon2 computations run at once (default: one per core). Each holds 19 MiB;
+ * more than the cores cannot finish sooner, they only add memory and keep libuv's thread pool
+ * (DNS, file system, pbkdf2) busy. Override with ARGON2_MAX_CONCURRENCY.
+ */
+export const ARGON2_MAX_CONCURRENCY = Math.max(1, Number(process.env.ARGON2_MAX_CONCURRENCY) || availableParallelism());
 
 /** Upper bound on PBKDF2 iterations accepted from a stored hash (Django 6.0 uses 1,200,000). */
 export const PBKDF2_MAX_ITERATIONS = 10_000_000;
@@ -91,10 +100,12 @@ function constantTimeStringEqual(a: string, b: string): boolean {
 @Injectable()
 export class PasswordHasher {
   private dummyHash: Promise<string> | null = null;
+  /** Queues argon2 work beyond ARGON2_MAX_CONCURRENCY (first come, first served). */
+  private readonly argon2Slots = pLimit(ARGON2_MAX_CONCURRENCY);
 
   /** argon2id PHC string, e.g. `$argon2id$v=19$m=19456,p=1,t=2$<salt>$<hash>` (node-argon2 writes m,p,t). */
   hash(plain: string): Promise<string> {
-    return argon2.hash(plain, ARGON2_OPTIONS);
+    return this.argon2Slots(() => argon2.hash(plain, ARGON2_OPTIONS));
   }
 
   /** Checks `plain` against a stored hash. Never throws: malformed/unknown stored values give ok false. */
@@ -117,7 +128,7 @@ export class PasswordHasher {
   async burn(plain: string): Promise<void> {
     try {
       const dummy = await this.getDummyHash();
-      await argon2.verify(dummy, typeof plain === 'string' ? plain : '');
+      await this.argon2Slots(() => argon2.verify(dummy, typeof plain === 'string' ? plain : ''));
     } catch {
       // Intentionally ignored: burn() is only about spending time.
     }
@@ -125,7 +136,7 @@ export class PasswordHasher {
 
   private getDummyHash(): Promise<string> {
     if (this.dummyHash === null) {
-      const pending = argon2.hash(randomBytes(32).toString('base64'), ARGON2_OPTIONS);
+      const pending = this.hash(randomBytes(32).toString('base64'));
       this.dummyHash = pending;
       pending.catch(() => {
         if (this.dummyHash === pending) this.dummyHash = null; // retry on the next call
@@ -137,7 +148,7 @@ export class PasswordHasher {
   private async verifyArgon2(stored: string, plain: string): Promise<PasswordVerifyResult> {
     const params = parseArgon2(stored);
     if (!params) return fail();
-    const ok = await argon2.verify(stored, plain);
+    const ok = await this.argon2Slots(() => argon2.verify(stored, plain));
     if (!ok) return fail();
     // Rehash when weaker than current: not argon2id, older Argon2 version, less memory or fewer passes.
     // (Parallelism does not change the total work for a given m and t, so it is not compared.)
