@@ -11,7 +11,6 @@ import { rateLimitConfig } from './config/rate-limit.config.js';
 import { redisConfig } from './config/redis.config.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
-import { JobsModule } from './jobs/jobs.module.js';
 import { WorkerModule } from './jobs/worker.module.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 import { RedisModule } from './redis/redis.module.js';
@@ -41,7 +40,6 @@ export class AppModule {
         RedisModule,
         AppCacheModule,
         RateLimitModule,
-        JobsModule,
         UsersModule,
         SessionModule,
         AuthModule,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { getQueueToken } from '@nestjs/bullmq';
-import type { Queue } from 'bullmq';
+import { Queue as BullQueue, type Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { INVALID_LINK, INVALID_RESET_LINK } from '../src/auth/account-email.service.js';
 import { FLUSH_EXPIRED_JOB, MAIL_QUEUE, MAINTENANCE_QUEUE } from '../src/jobs/job-names.js';
@@ -269,6 +269,8 @@ describe('the worker process (dist/worker.js) on SIGTERM', () => {
     await smtp.close();
   });
 
+  const cleanups: Array<() => Promise<unknown>> = [];
+
   it('stops taking jobs, lets the running one finish, and exits 0', async () => {
     const worker = await startServiceProcess('worker', { SMTP_URL: smtp.url, APP_URL, LOG_LEVEL: 'log' });
     try {
@@ -276,7 +278,13 @@ describe('the worker process (dist/worker.js) on SIGTERM', () => {
       smtp.delayMs = 1500; // the SMTP answer takes 1.5 s: the job is still running when SIGTERM arrives
       const user = newUser('sigterm');
       expect((await api.post('/api/register/', user)).status).toBe(201);
-      const mailQueue = testApp.app.get<Queue>(getQueueToken(MAIL_QUEUE));
+      // The web process has no BullMQ of its own: observe the queue from here.
+      const redisUrl = new URL(process.env.REDIS_URL!);
+      const mailQueue = new BullQueue(MAIL_QUEUE, {
+        connection: { host: redisUrl.hostname, port: Number(redisUrl.port) },
+        prefix: process.env.BULLMQ_PREFIX,
+      });
+      cleanups.push(() => mailQueue.close());
       await waitFor(async () => (await mailQueue.getActiveCount()) === 1, 15_000);
       const code = await worker.stop(15_000);
       expect(code).toBe(0);
@@ -288,6 +296,7 @@ describe('the worker process (dist/worker.js) on SIGTERM', () => {
     } finally {
       smtp.delayMs = 0;
       await worker.stop(5000);
+      for (const cleanup of cleanups.splice(0)) await cleanup();
     }
   });
 });

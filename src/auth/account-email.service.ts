@@ -33,12 +33,10 @@ export class AccountEmailService {
 
   async requestPasswordReset(email: string): Promise<void> {
     await this.outbox.addMail(this.dataSource.manager, 'password-reset', { email: email.toLowerCase(), requestedAt: nowSeconds() });
-    this.outbox.relaySoon();
   }
 
   async resendVerification(email: string): Promise<void> {
     await this.outbox.addMail(this.dataSource.manager, 'verify-email-resend', { email: email.toLowerCase(), requestedAt: nowSeconds() });
-    this.outbox.relaySoon();
   }
 
   /** Confirms the address; the welcome e-mail is queued in the same transaction. */
@@ -54,7 +52,6 @@ export class AccountEmailService {
       await this.outbox.addMail(manager, 'welcome', { userId: user.id });
     });
     await this.users.invalidate(user);
-    this.outbox.relaySoon();
   }
 
   /** Sets the new password; every session of the user ends, and the link cannot be used again. */

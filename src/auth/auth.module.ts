@@ -5,7 +5,7 @@ import { JwtModule } from '@nestjs/jwt';
 import { PassportModule } from '@nestjs/passport';
 import { authConfig } from '../config/auth.config.js';
 import { mailConfig } from '../config/mail.config.js';
-import { JobsModule } from '../jobs/jobs.module.js';
+import { OutboxModule } from '../jobs/outbox.module.js';
 import { SessionModule } from '../session/session.module.js';
 import { UsersModule } from '../users/users.module.js';
 import { AccountEmailController } from './account-email.controller.js';
@@ -20,7 +20,7 @@ import { JwtStrategy } from './strategies/jwt.strategy.js';
 import { TokensService } from './tokens.service.js';
 
 @Module({
-  imports: [ConfigModule.forFeature(authConfig), ConfigModule.forFeature(mailConfig), JobsModule, PassportModule, JwtModule.register({}), SessionModule, UsersModule],
+  imports: [ConfigModule.forFeature(authConfig), ConfigModule.forFeature(mailConfig), OutboxModule, PassportModule, JwtModule.register({}), SessionModule, UsersModule],
   controllers: [AuthController, AccountController, AccountEmailController],
   providers: [AuthService, AccountService, AccountEmailService, AccountTokensService, TokensService, JwtStrategy, { provide: APP_GUARD, useClass: JwtAuthGuard }],
   exports: [TokensService, AccountService, AccountTokensService],

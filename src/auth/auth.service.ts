@@ -59,7 +59,6 @@ export class AuthService {
         await this.outbox.addMail(manager, 'verify-email', { userId: created.id, requestedAt: Math.floor(Date.now() / 1000) });
         return created;
       });
-      this.outbox.relaySoon();
       return user;
     } catch (error) {
       // Lost a race with a concurrent registration of the same name or address.

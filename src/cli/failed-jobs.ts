@@ -1,17 +1,22 @@
 import 'reflect-metadata';
 import { getQueueToken } from '@nestjs/bullmq';
+import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { Queue } from 'bullmq';
 import { AppModule } from '../app.module.js';
 import { MAIL_QUEUE, MAINTENANCE_QUEUE } from '../jobs/job-names.js';
+import { JobsModule } from '../jobs/jobs.module.js';
 
 /**
  * `npm run jobs:failed` lists the jobs that used up their attempts; `npm run jobs:failed -- --retry`
  * puts them back in their queue (after fixing the cause, e.g. setting SMTP_URL).
  */
+@Module({ imports: [AppModule.forRoot({ worker: false }), JobsModule] })
+class FailedJobsCommand {}
+
 async function main(): Promise<void> {
   const retry = process.argv.includes('--retry');
-  const app = await NestFactory.createApplicationContext(AppModule.forRoot({ worker: false }), { logger: ['error', 'warn'] });
+  const app = await NestFactory.createApplicationContext(FailedJobsCommand, { logger: ['error', 'warn'] });
   try {
     for (const name of [MAIL_QUEUE, MAINTENANCE_QUEUE]) {
       const queue = app.get<Queue>(getQueueToken(name));

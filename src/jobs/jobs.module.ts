@@ -1,19 +1,22 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
 import { ConfigModule, type ConfigType } from '@nestjs/config';
+import { databaseConfig } from '../config/database.config.js';
 import { jobsConfig } from '../config/jobs.config.js';
 import { RedisService } from '../redis/redis.service.js';
 import { MAIL_QUEUE, MAINTENANCE_QUEUE } from './job-names.js';
-import { OutboxService } from './outbox.service.js';
+import { OutboxRelay } from './outbox-relay.service.js';
 import { QueueMonitor } from './queue-monitor.service.js';
 
 /**
- * Queues and producers (the outbox). Imported by web and worker alike; the consumers live in
- * WorkerModule, which only the worker process (or RUN_WORKER_IN_WEB) loads.
+ * BullMQ: the connection, the queues, and the outbox relay that feeds them. Loaded by the worker
+ * (WorkerModule; the web process too with RUN_WORKER_IN_WEB) and by the jobs:failed command; the
+ * web process itself only writes outbox rows (OutboxModule).
  */
 @Module({
   imports: [
     ConfigModule.forFeature(jobsConfig),
+    ConfigModule.forFeature(databaseConfig),
     BullModule.forRootAsync({
       imports: [ConfigModule.forFeature(jobsConfig)],
       inject: [RedisService, jobsConfig.KEY],
@@ -33,7 +36,7 @@ import { QueueMonitor } from './queue-monitor.service.js';
     }),
     BullModule.registerQueue({ name: MAIL_QUEUE }, { name: MAINTENANCE_QUEUE }),
   ],
-  providers: [OutboxService, QueueMonitor],
-  exports: [OutboxService, BullModule],
+  providers: [OutboxRelay, QueueMonitor],
+  exports: [OutboxRelay, BullModule],
 })
 export class JobsModule {}
