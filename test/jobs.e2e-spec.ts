@@ -9,6 +9,7 @@ import { RedisProcess } from './support/redis-process.js';
 import { startServiceProcess } from './support/service-process.js';
 import { linkParameters, SmtpSink } from './support/smtp-sink.js';
 import { startApp, type TestApp } from './support/test-app.js';
+import { sleep, waitFor } from './support/wait.js';
 
 /**
  * Background jobs end to end: a real SMTP server on loopback (smtp-server), real BullMQ on Redis,
@@ -18,17 +19,8 @@ const APP_URL = 'http://frontend.test';
 const VERIFY_SUBJECT = /^Confirm your e-mail address$/;
 const RESET_SUBJECT = /^Reset your password$/;
 const WELCOME_SUBJECT = /^Welcome$/;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const jobReport: string[] = [];
 
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition().catch(() => false)) return;
-    await sleep(100);
-  }
-  throw new Error('condition not met in time');
-}
 
 afterAll(() => {
   console.log(`Job tests\n${jobReport.join('\n')}`);
@@ -148,6 +140,10 @@ describe('e-mail flows (worker running inside the web process)', () => {
     expect(job).toBeDefined();
     expect(job!.attemptsStarted).toBe(3);
     expect(job!.attemptsMade).toBe(3);
+    // Each refused attempt was logged by the processor (without the link or its token).
+    const failures = testApp.logs.filter((line) => line.includes(`verify-email outbox-`) && line.includes('failed (attempt'));
+    expect(failures.length).toBeGreaterThanOrEqual(2);
+    expect(testApp.logs.join('\n')).not.toMatch(/token=|verify-email\?uid/);
     jobReport.push(`failing SMTP: verify-email job for user ${registered.body.id} succeeded on attempt ${job!.attemptsStarted} (2 refused with 451, retried with backoff)`);
   });
 

@@ -5,6 +5,7 @@ import { decodePayload } from './support/jwt-forge.js';
 import { HttpClient, newUser, type ApiResponse } from './support/http-client.js';
 import { RedisCluster } from './support/redis-cluster.js';
 import { startApp, type TestApp } from './support/test-app.js';
+import { waitFor } from './support/wait.js';
 
 /**
  * The whole service on a real Redis Cluster (3 masters of local redis-server processes, started and
@@ -14,7 +15,6 @@ import { startApp, type TestApp } from './support/test-app.js';
  * status codes this suite reads the cluster itself: the keys the app wrote, their slots, and the
  * nodes' own command and error statistics.
  */
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Tokens {
   access: string;
@@ -266,11 +266,3 @@ describe('Redis Cluster: every key layout works across slots and nodes', () => {
   });
 });
 
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition().catch(() => false)) return;
-    await sleep(100);
-  }
-  throw new Error('condition not met in time');
-}

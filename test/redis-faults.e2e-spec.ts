@@ -6,13 +6,13 @@ import { HttpClient, newUser } from './support/http-client.js';
 import { RedisProcess } from './support/redis-process.js';
 import { startServiceProcess } from './support/service-process.js';
 import { startApp, type TestApp } from './support/test-app.js';
+import { sleep, waitFor } from './support/wait.js';
 
 /**
  * Redis faults made for real, on a private redis-server (the machine's Redis is never touched):
  * the process is killed and restarted empty, frozen with SIGSTOP, and flushed. After each fault
  * the suite checks that live tokens keep working (no 5xx) and no revoked token is accepted.
  */
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const COMMAND_TIMEOUT_MS = 300;
 const RECHECK_SECONDS = 2;
 
@@ -202,11 +202,3 @@ describe('Redis faults: authentication keeps working and revocation holds', () =
   });
 });
 
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition().catch(() => false)) return;
-    await sleep(100);
-  }
-  throw new Error('condition not met in time');
-}

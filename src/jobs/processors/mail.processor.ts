@@ -1,4 +1,4 @@
-import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import { Processor } from '@nestjs/bullmq';
 import { Inject, Logger } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import type { Job } from 'bullmq';
@@ -9,14 +9,15 @@ import { MailService } from '../../mail/mail.service.js';
 import { MailTemplates } from '../../mail/mail-templates.js';
 import { UsersService } from '../../users/users.service.js';
 import { MAIL_QUEUE, type MailJobs } from '../job-names.js';
+import { LoggedWorkerHost } from './logged-worker-host.js';
 
 /**
  * Builds and sends the service's e-mails. Jobs carry ids and times only; links (with their tokens)
  * are made here, at send time, and never logged. A job whose user is gone is done, not failed.
  */
 @Processor(MAIL_QUEUE, { concurrency: readJobsConfig(process.env).mailConcurrency })
-export class MailProcessor extends WorkerHost {
-  private readonly logger = new Logger(MailProcessor.name);
+export class MailProcessor extends LoggedWorkerHost {
+  protected readonly logger = new Logger(MailProcessor.name);
 
   constructor(
     private readonly mail: MailService,
@@ -25,20 +26,6 @@ export class MailProcessor extends WorkerHost {
     @Inject(mailConfig.KEY) private readonly config: ConfigType<typeof mailConfig>,
   ) {
     super();
-  }
-
-  private lastWorkerError = '';
-
-  /** Connection errors of the consumer, each distinct message once (BullMQ would print them all). */
-  @OnWorkerEvent('error')
-  onWorkerError(error: Error): void {
-    if (error.message !== this.lastWorkerError) this.logger.warn(`worker ${MAIL_QUEUE}: ${error.message}`);
-    this.lastWorkerError = error.message;
-  }
-
-  @OnWorkerEvent('failed')
-  onFailed(job: Job | undefined, error: Error): void {
-    this.logger.warn(`job ${job?.name ?? '?'} ${job?.id ?? ''} failed (attempt ${job?.attemptsMade ?? '?'}): ${error.message}`);
   }
 
   async process(job: Job): Promise<string> {

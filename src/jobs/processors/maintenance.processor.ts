@@ -1,15 +1,16 @@
-import { InjectQueue, OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import { InjectQueue, Processor } from '@nestjs/bullmq';
 import { Inject, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import type { Job, Queue } from 'bullmq';
 import { jobsConfig } from '../../config/jobs.config.js';
 import { SessionsService } from '../../session/sessions.service.js';
 import { FLUSH_EXPIRED_JOB, MAINTENANCE_QUEUE } from '../job-names.js';
+import { LoggedWorkerHost } from './logged-worker-host.js';
 
 /** The repeatable cleanup (Django's flushexpiredtokens), every MAINTENANCE_INTERVAL_MS. */
 @Processor(MAINTENANCE_QUEUE)
-export class MaintenanceProcessor extends WorkerHost implements OnApplicationBootstrap {
-  private readonly logger = new Logger(MaintenanceProcessor.name);
+export class MaintenanceProcessor extends LoggedWorkerHost implements OnApplicationBootstrap {
+  protected readonly logger = new Logger(MaintenanceProcessor.name);
 
   constructor(
     private readonly sessions: SessionsService,
@@ -22,20 +23,6 @@ export class MaintenanceProcessor extends WorkerHost implements OnApplicationBoo
   /** Idempotent: every worker upserts the same scheduler, BullMQ keeps one. */
   async onApplicationBootstrap(): Promise<void> {
     await this.queue.upsertJobScheduler(FLUSH_EXPIRED_JOB, { every: this.config.maintenanceIntervalMs }, { name: FLUSH_EXPIRED_JOB });
-  }
-
-  private lastWorkerError = '';
-
-  /** Connection errors of the consumer, each distinct message once (BullMQ would print them all). */
-  @OnWorkerEvent('error')
-  onWorkerError(error: Error): void {
-    if (error.message !== this.lastWorkerError) this.logger.warn(`worker ${MAINTENANCE_QUEUE}: ${error.message}`);
-    this.lastWorkerError = error.message;
-  }
-
-  @OnWorkerEvent('failed')
-  onFailed(job: Job | undefined, error: Error): void {
-    this.logger.warn(`job ${job?.name ?? '?'} ${job?.id ?? ''} failed (attempt ${job?.attemptsMade ?? '?'}): ${error.message}`);
   }
 
   async process(job: Job): Promise<{ sessions: number; blacklisted: number }> {
