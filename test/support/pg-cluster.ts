@@ -37,6 +37,8 @@ process.once('exit', () => {
  */
 export class PgCluster {
   private closed = false;
+  /** Processes of the replica stopped by freezeReplica(), to continue in thawReplica(). */
+  private frozen: number[] = [];
 
   private constructor(
     readonly dir: string,
@@ -114,6 +116,7 @@ export class PgCluster {
 
   /** Kills the replica (`pg_ctl stop -m immediate`: no checkpoint, clients are cut off). */
   async stopReplica(): Promise<void> {
+    this.thawReplica();
     await this.pgCtl('replica', ['stop', '-m', 'immediate']);
   }
 
@@ -124,6 +127,36 @@ export class PgCluster {
       const rows = await this.query<{ status: string }>('replica', 'SELECT status FROM pg_stat_wal_receiver', [], 'postgres');
       return rows[0]?.status === 'streaming';
     });
+  }
+
+  /**
+   * Freezes the replica (SIGSTOP to its postmaster and every child): connections stay open and the
+   * kernel still accepts new ones, but nothing answers, as with a hung host or a network partition
+   * that drops packets. The server-side statement_timeout cannot fire either.
+   */
+  async freezeReplica(): Promise<void> {
+    if (this.frozen.length > 0) return;
+    const postmaster = Number((await readFile(join(this.dataDir('replica'), 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    const children = (await run('ps', ['-o', 'pid=', '--ppid', String(postmaster)]).catch(() => ''))
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+    // The postmaster first, so that it forks nothing new meanwhile.
+    for (const pid of [postmaster, ...children]) {
+      process.kill(pid, 'SIGSTOP');
+      this.frozen.push(pid);
+    }
+  }
+
+  /** Continues every process freezeReplica() stopped. */
+  thawReplica(): void {
+    for (const pid of this.frozen.splice(0)) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // gone
+      }
+    }
   }
 
   /**
@@ -187,6 +220,7 @@ export class PgCluster {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.thawReplica(); // a stopped process would not act on pg_ctl's signal
     await Promise.allSettled((['replica', 'primary'] as const).map((server) => this.pgCtl(server, ['stop', '-m', 'immediate'])));
     await rm(this.dir, { recursive: true, force: true });
     openClusters.delete(this);
@@ -207,6 +241,7 @@ export class PgCluster {
   killSync(): void {
     if (this.closed) return;
     this.closed = true;
+    this.thawReplica();
     for (const server of ['replica', 'primary'] as const) {
       try {
         execFileSync('runuser', ['-u', PG_OS_USER, '--', join(PG_BIN, 'pg_ctl'), 'stop', '-D', this.dataDir(server), '-m', 'immediate', '-w', '-t', '10'], {

@@ -48,19 +48,27 @@ export async function startApp(
   const customize = options.customize ?? ((builder: TestingModuleBuilder) => builder);
   const saved = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
   Object.assign(process.env, env);
+  let app: INestApplication | undefined;
   try {
     const moduleRef = await customize(Test.createTestingModule({ imports: [AppModule.forRoot({ worker: options.worker ?? false })] })).compile();
     const config = readAppConfig(process.env);
     const logger = new RecordingLogger();
-    const app = moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(config), { logger });
+    app = moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(config), { logger });
     configureApp(app, config);
-    await app.listen(0, '127.0.0.1');
+    try {
+      await app.listen(0, '127.0.0.1');
+    } catch (error) {
+      // Close what the failed start opened (pools, Redis), or Jest cannot exit.
+      await app.close().catch(() => undefined);
+      throw error;
+    }
     const address = app.getHttpServer().address() as { port: number };
+    const started = app;
     return {
-      app,
+      app: started,
       baseUrl: `http://127.0.0.1:${address.port}`,
       logs: logger.lines,
-      close: () => app.close(),
+      close: () => started.close(),
     };
   } finally {
     for (const [key, value] of Object.entries(saved)) {
