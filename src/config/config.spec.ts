@@ -293,7 +293,9 @@ describe('readRedisConfig', () => {
       tlsRejectUnauthorized: true,
       commandTimeoutMs: 500,
       connectTimeoutMs: 2000,
+      autoPipelining: true,
     });
+    expect(readRedisConfig({ REDIS_AUTO_PIPELINING: 'false' }).autoPipelining).toBe(false);
   });
 
   it('accepts rediss:// and REDIS_TLS_REJECT_UNAUTHORIZED=false (Heroku Redis)', () => {

@@ -34,6 +34,8 @@ export function readRedisConfig(env: Env) {
     /** A hung Redis must not hang requests: every command gives up after this long. */
     commandTimeoutMs: envInt(env, 'REDIS_COMMAND_TIMEOUT_MS', 500, { min: 10, max: 60_000 }),
     connectTimeoutMs: envInt(env, 'REDIS_CONNECT_TIMEOUT_MS', 2000, { min: 100, max: 60_000 }),
+    /** Send the commands of concurrent requests issued in the same tick in one write (ioredis). */
+    autoPipelining: envBool(env, 'REDIS_AUTO_PIPELINING', true),
   };
 }
 

@@ -24,7 +24,7 @@ export class RedisService implements OnApplicationShutdown {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       // Commands issued in the same tick by concurrent requests leave in one write (fewer syscalls).
-      enableAutoPipelining: true,
+      enableAutoPipelining: config.autoPipelining,
     });
   }
 

@@ -1,5 +1,5 @@
 import { CACHE_MANAGER } from '@nestjs/cache-manager';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Cache } from 'cache-manager';
 import { type DataSource, type EntityManager, QueryFailedError } from 'typeorm';
@@ -10,6 +10,8 @@ import { User } from './user.entity.js';
 /** The Django system's TTL for `user_lookup:<username or e-mail>`. */
 export const USER_LOOKUP_TTL_MS = 5 * 60 * 1000;
 export const ME_ROUTE = '/api/me/';
+/** last_login writes of this window go to PostgreSQL in one UPDATE. */
+export const LAST_LOGIN_BATCH_MS = 250;
 
 export class DuplicateUserError extends Error {
   constructor(readonly fields: Array<'username' | 'email'>) {
@@ -30,8 +32,10 @@ const UNIQUE_VIOLATION = '23505';
  * the primary; only profile reads may use a replica.
  */
 @Injectable()
-export class UsersService {
+export class UsersService implements OnModuleDestroy {
   private readonly logger = new Logger(UsersService.name);
+  private readonly pendingLastLogins = new Set<number>();
+  private lastLoginTimer: NodeJS.Timeout | undefined;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -112,11 +116,29 @@ export class UsersService {
     );
   }
 
-  /** Updates last_login without making the caller wait (a login answers before this write). */
+  /**
+   * Updates last_login without making the caller wait: the login answers first, and the logins of
+   * the next LAST_LOGIN_BATCH_MS are written together in one UPDATE (one PostgreSQL transaction
+   * instead of one per login under load). Pending ones are written at shutdown.
+   */
   recordLoginInBackground(id: number): void {
-    void this.dataSource
-      .query('UPDATE users SET last_login = now() WHERE id = $1', [id])
-      .catch((error: Error) => this.logger.warn(`last_login update failed for user ${id}: ${error.message}`));
+    this.pendingLastLogins.add(id);
+    this.lastLoginTimer ??= setTimeout(() => void this.flushLastLogins(), LAST_LOGIN_BATCH_MS);
+  }
+
+  async flushLastLogins(): Promise<void> {
+    clearTimeout(this.lastLoginTimer);
+    this.lastLoginTimer = undefined;
+    const ids = [...this.pendingLastLogins];
+    this.pendingLastLogins.clear();
+    if (ids.length === 0) return;
+    await this.dataSource
+      .query('UPDATE users SET last_login = now() WHERE id = ANY($1::int[])', [ids])
+      .catch((error: Error) => this.logger.warn(`last_login update failed for ${ids.length} user(s): ${error.message}`));
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.flushLastLogins();
   }
 
   /**
