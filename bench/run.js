@@ -24,7 +24,7 @@
  * each load window with the CPU time per request (see bench/profile-summary.js).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -77,6 +77,13 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   console.log(USAGE);
   process.exit(0);
+}
+
+/** The node flags of the Procfile's web process (e.g. the heap limit), so the service runs as in production. */
+function procfileNodeFlags() {
+  const web = readFileSync(join(ROOT, 'Procfile'), 'utf8').split('\n').find((line) => line.startsWith('web:'));
+  const words = (web ?? 'web: node dist/main.js').slice(4).trim().split(/\s+/);
+  return words.slice(1, words.indexOf('dist/main.js'));
 }
 
 function positive(name, value, { integer = true } = {}) {
@@ -282,8 +289,9 @@ async function main() {
 
   // --- the service --------------------------------------------------------------------------
   const profileArgs = flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${RESULTS_DIR}`] : [];
-  log(`service: node ${[...profileArgs, 'dist/main.js'].join(' ')} on ${serviceUrl} (prefix ${state.prefix})`);
-  const service = startProcess('service', process.execPath, [...profileArgs, join(ROOT, 'dist/main.js')], {
+  const nodeFlags = [...procfileNodeFlags(), ...profileArgs];
+  log(`service: node ${[...nodeFlags, 'dist/main.js'].join(' ')} on ${serviceUrl} (prefix ${state.prefix})`);
+  const service = startProcess('service', process.execPath, [...nodeFlags, join(ROOT, 'dist/main.js')], {
     cwd: ROOT,
     env: serviceEnv(servicePort, databaseUrl, signingKey),
     logFile: join(RESULTS_DIR, flags.profile ? 'service-profile.log' : 'service.log'),
