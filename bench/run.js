@@ -120,9 +120,6 @@ if (!/^[a-z_][a-z0-9_]*$/.test(settings.database)) {
   process.exit(2);
 }
 
-/** The service's outbox relay timer during the bench (see serviceEnv). */
-const OUTBOX_RELAY_INTERVAL_MS = '600000';
-
 /** Redis connection names of the service (src/redis/redis.service.ts), the floor and the counter. */
 const OWN_REDIS_CLIENTS = ['auth-main', 'bench-floor', 'bench-counter'];
 
@@ -191,7 +188,6 @@ function serviceEnv(port, databaseUrl, signingKey) {
     // The web process relays its outbox on a timer (src/jobs/outbox.service.ts: one transaction every
     // 2 s by default). That background poll is not request work: slowed down here, so that PostgreSQL
     // counts are per request and the counter's connection terminations never race it.
-    OUTBOX_RELAY_INTERVAL_MS: OUTBOX_RELAY_INTERVAL_MS,
     ...extraServiceEnv,
   };
 }
@@ -458,7 +454,7 @@ async function main() {
       'Floor of GET /api/me/, verify and refresh: bench/floor.js — bare Fastify 5, no Nest; HS256 verified with node:crypto (HMAC over the signing input with a prebuilt KeyObject, timingSafeEqual, claims parsed, exp checked) and one Redis round trip (MGET of the service\'s ustate:{uid} and sess:{uid}:{sid} keys), driven exactly like GET /api/me/ (same bearer tokens, same connections). Refresh must also write PostgreSQL, so its ratio has no target.',
       `Login floor: bench/argon2-floor.js — argon2.verify of a hash made with the service's ARGON2_OPTIONS (dist/users/password/password-hasher.service.js), ${Math.max(settings.loginConnections, 2 * settings.threadpool)} verifies in flight, UV_THREADPOOL_SIZE=${settings.threadpool} as in the service, in its own process while the service idles.`,
       'Redis commands per request: INFO commandstats deltas around the run (INFO itself left out) ÷ requests sent (autocannon\'s completed requests plus the one per connection in flight when it stops, which the server serves too); the per-command breakdown is in brackets. The Redis is shared: commands of other clients connected during a run (column "other Redis clients"; the service, the floor and the counter excluded) land in the same delta — e.g. BullMQ commands (xadd, bzpopmin, zadd…) are not the service\'s web process. The floor rows (1 MGET per request by construction) show how clean the counter was. Point BENCH_REDIS_URL at a private Redis for exact counts.',
-      `PostgreSQL: (xact_commit + xact_rollback − sessions) of database ${settings.database} in pg_stat_database, ÷ requests sent. Each autocommit statement is one transaction; an explicit BEGIN…COMMIT counts once; each new connection adds one start-up transaction, hence − sessions. Read after the service has gone quiet and its connections to the bench database are terminated (a backend flushes its statistics when it exits; PostgreSQL 15 otherwise holds the last second of a busy backend's counts for up to 10 s); the pool reconnects on its next query. The service's background outbox relay (a timer, one transaction every 2 s) is set to OUTBOX_RELAY_INTERVAL_MS=${extraServiceEnv.OUTBOX_RELAY_INTERVAL_MS ?? OUTBOX_RELAY_INTERVAL_MS} for the bench so it neither adds to these counts nor races the termination. Self-test on a fresh connection: 25 statements → ${selfTest} transactions.`,
+      `PostgreSQL: (xact_commit + xact_rollback − sessions) of database ${settings.database} in pg_stat_database, ÷ requests sent. Each autocommit statement is one transaction; an explicit BEGIN…COMMIT counts once; each new connection adds one start-up transaction, hence − sessions. Read after the service has gone quiet and its connections to the bench database are terminated (a backend flushes its statistics when it exits; PostgreSQL 15 otherwise holds the last second of a busy backend's counts for up to 10 s); the pool reconnects on its next query. Self-test on a fresh connection: 25 statements → ${selfTest} transactions.`,
       'Latencies: autocannon\'s histogram of 2xx responses, whole milliseconds. req/s: responses completed ÷ duration.',
       'Peak RSS: VmHWM of the service process (node dist/main.js) at the end: it covers seeding, warm-up, every run and the login timing.',
       serviceLogNote,
