@@ -112,6 +112,9 @@ describe('Reads, writes and the replica: a lagging or dead replica breaks nothin
 
   function appEnv(): Record<string, string> {
     return {
+      // Its own database means its own Redis keys: user ids here collide with the other suites' ones
+      // (in production one database has one key prefix).
+      REDIS_KEY_PREFIX: `${process.env.REDIS_KEY_PREFIX}replica:`,
       DATABASE_URL: cluster.primaryUrl,
       DATABASE_REPLICA_URL: cluster.replicaUrl,
       DATABASE_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS),
