@@ -12,7 +12,9 @@ export type AccountTokenPurpose = 'password-reset' | 'verify-email';
 /**
  * Single-purpose links in the style of Django's PasswordResetTokenGenerator: `<timestamp>-<hmac>`,
  * where the HMAC covers the parts of the user that the link must outlive. Nothing is stored:
- * - a reset link dies when the password (hash) changes — so it works once — or at the next login;
+ * - a reset link dies when the password (hash) changes — so it works once — or the address changes,
+ *   or the account is deactivated (unlike Django, a later login does not kill it: last_login is
+ *   written in the background, so it cannot be part of the signed state);
  * - a verification link dies once the address is confirmed or changed.
  */
 @Injectable()
@@ -54,7 +56,7 @@ export class AccountTokensService {
   private signature(purpose: AccountTokenPurpose, user: User, timestamp: string): string {
     const state =
       purpose === 'password-reset'
-        ? [user.id, user.passwordHash, user.lastLogin?.getTime() ?? '', user.email, user.isActive]
+        ? [user.id, user.passwordHash, user.email, user.isActive]
         : [user.id, user.email, user.emailVerifiedAt?.getTime() ?? ''];
     return createHmac('sha256', this.keys[purpose]).update(`${state.join('|')}|${timestamp}`).digest('hex').slice(0, 40);
   }
