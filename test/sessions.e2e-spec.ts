@@ -290,6 +290,17 @@ describe('brute-force limits (Redis-backed, per IP and per account)', () => {
     expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
   });
 
+  it('a successful login resets the account failure count', async () => {
+    const user = newUser('mistype');
+    expect((await api.request('POST', '/api/register/', { body: user, headers: { 'x-forwarded-for': '192.0.2.60' } })).status).toBe(201);
+    const statuses: number[] = [];
+    for (const password of ['wrong-1-xyz', 'wrong-2-xyz', user.password, 'wrong-3-xyz', 'wrong-4-xyz', user.password]) {
+      statuses.push((await loginFrom(`192.0.2.${61 + statuses.length}`, user.username, password)).status);
+    }
+    // Without the reset the fifth attempt would be the fourth failure and the last login a 429.
+    expect(statuses).toEqual([401, 401, 200, 401, 401, 200]);
+  });
+
   it('limits registration and refresh per IP as well', async () => {
     const registerStatuses: number[] = [];
     for (let attempt = 0; attempt < 6; attempt += 1) {

@@ -3,6 +3,7 @@ import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { drfFieldError } from '../common/http/drf-errors.js';
+import { nowSeconds } from '../common/time.js';
 import { mailConfig } from '../config/mail.config.js';
 import { OutboxService } from '../jobs/outbox.service.js';
 import type { User } from '../users/user.entity.js';
@@ -12,8 +13,6 @@ import { type AccountTokenPurpose, AccountTokensService } from './account-tokens
 
 export const INVALID_LINK = 'The link is invalid or has expired.';
 export const INVALID_RESET_LINK = 'The password reset link was invalid, possibly because it has already been used.';
-
-const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 /**
  * E-mail verification and password reset. Requests only write an outbox row (the same work whether

@@ -78,10 +78,7 @@ export class AccountService {
   }
 
   private async cutOff(user: User, deactivate = false): Promise<void> {
-    const state = await this.users.cutOffTokens(user, { deactivate });
-    await this.revocation.putUserState(user.id, {
-      a: state.isActive,
-      c: Math.floor(state.tokensValidAfter.getTime() / 1000),
-    });
+    await this.users.cutOffTokens(user, { deactivate });
+    await this.revocation.putUserState(user.id, user);
   }
 }

@@ -5,7 +5,7 @@ import { DrfException, throttled } from '../common/http/drf-errors.js';
 import { readMailConfig } from '../config/mail.config.js';
 import type { OutboxService } from '../jobs/outbox.service.js';
 import type { RateLimitService } from '../rate-limit/rate-limit.service.js';
-import type { RevocationStore, UserStateRecord } from '../session/revocation-store.service.js';
+import type { RevocationStore, UserSnapshot } from '../session/revocation-store.service.js';
 import type { RefreshHead, SessionsService } from '../session/sessions.service.js';
 import type { PasswordHasher } from '../users/password/password-hasher.service.js';
 import type { User } from '../users/user.entity.js';
@@ -54,7 +54,7 @@ function makeUser(overrides: Partial<User> = {}): User {
   };
 }
 
-function setup(options: { user: User | null; verify?: { ok: boolean; needsRehash: boolean }; allowUnverifiedLogin?: boolean }) {
+function setup(options: { user: User | null; verify?: { ok: boolean; needsRehash: boolean }; allowUnverifiedLogin?: boolean; failures?: number }) {
   const head: RefreshHead = { sessionId: SESSION_ID, userId: 42, jti: 'a'.repeat(32), iat: 1_700_000_000, exp: 1_700_086_400 };
   const fns = {
     findByLoginIdentifier: jest.fn<AsyncFn<[string], User | null>>().mockResolvedValue(options.user),
@@ -66,13 +66,13 @@ function setup(options: { user: User | null; verify?: { ok: boolean; needsRehash
     burn: jest.fn<AsyncFn<[string], void>>().mockResolvedValue(undefined),
     hash: jest.fn<AsyncFn<[string], string>>().mockResolvedValue('$argon2id$new-hash'),
     createSession: jest.fn<AsyncFn<[number, RequestClient], RefreshHead>>().mockResolvedValue(head),
-    putUserState: jest.fn<AsyncFn<[number, Omit<UserStateRecord, 'v'>], boolean>>().mockResolvedValue(true),
+    putUserState: jest.fn<AsyncFn<[number, UserSnapshot], boolean>>().mockResolvedValue(true),
     refreshTokenFor: jest.fn<(head: RefreshHead) => string>().mockReturnValue('refresh-token'),
     issueAccess: jest.fn<(userId: number, sessionId: string | undefined) => IssuedAccess>().mockImplementation((userId, sessionId) => ({
       token: 'access-token',
       claims: { token_type: 'access', exp: 1_700_000_300, iat: 1_700_000_000, jti: 'b'.repeat(32), user_id: userId, sid: sessionId },
     })),
-    assertAccountNotLocked: jest.fn<AsyncFn<[string], void>>().mockResolvedValue(undefined),
+    assertAccountNotLocked: jest.fn<AsyncFn<[string], number>>().mockResolvedValue(options.failures ?? 0),
     recordAccountFailure: jest.fn<AsyncFn<[string], void>>().mockResolvedValue(undefined),
     clearAccountFailures: jest.fn<AsyncFn<[string], void>>().mockResolvedValue(undefined),
   };
@@ -136,21 +136,27 @@ describe('AuthService.login', () => {
     expect(fns.refreshTokenFor).toHaveBeenCalledWith(head);
     expect(fns.issueAccess).toHaveBeenCalledWith(42, SESSION_ID);
     // The revocation store learns the user is active with no cutoff, so the guard needs no Postgres read.
-    expect(fns.putUserState).toHaveBeenCalledWith(42, { a: true, c: 0 });
+    expect(fns.putUserState).toHaveBeenCalledWith(42, user);
     expect(fns.recordLoginInBackground).toHaveBeenCalledWith(42);
     expect(fns.recordAccountFailure).not.toHaveBeenCalled();
-    // A successful login resets the account's failure count (no lock-out of users who mistype now and then).
-    expect(fns.clearAccountFailures).toHaveBeenCalledWith('user:42');
+    // No earlier failures: nothing to reset (no Redis command spent on it).
+    expect(fns.clearAccountFailures).not.toHaveBeenCalled();
     expect(fns.burn).not.toHaveBeenCalled();
     expect(fns.setPasswordHash).not.toHaveBeenCalled();
     expect(fns.hash).not.toHaveBeenCalled();
   });
 
-  it('passes the user cutoff (tokens_valid_after, in seconds) to the revocation store', async () => {
+  it('passes the user cutoff (tokens_valid_after) to the revocation store', async () => {
     const user = makeUser({ tokensValidAfter: new Date('2025-03-01T12:00:00.900Z') });
     const { service, fns } = setup({ user });
     await service.login('alice', PASSWORD, client);
-    expect(fns.putUserState).toHaveBeenCalledWith(42, { a: true, c: Math.floor(Date.parse('2025-03-01T12:00:00Z') / 1000) });
+    expect(fns.putUserState).toHaveBeenCalledWith(42, expect.objectContaining({ isActive: true, tokensValidAfter: new Date('2025-03-01T12:00:00.900Z') }));
+  });
+
+  it('resets the failure count of an account that had failed attempts (no lock-out of users who mistype now and then)', async () => {
+    const { service, fns } = setup({ user: makeUser(), failures: 2 });
+    await service.login('alice', PASSWORD, client);
+    expect(fns.clearAccountFailures).toHaveBeenCalledWith('user:42');
   });
 
   it('stores a new hash of the password when the stored one needs a rehash (e.g. Django pbkdf2)', async () => {

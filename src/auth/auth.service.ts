@@ -6,6 +6,7 @@ import { mailConfig } from '../config/mail.config.js';
 import { OutboxService } from '../jobs/outbox.service.js';
 import type { AuthenticatedUser } from '../common/decorators/authenticated-user.js';
 import type { RequestClient } from '../common/decorators/client.decorator.js';
+import { nowSeconds } from '../common/time.js';
 import { drfValidationError, noActiveAccount, tokenNotValid } from '../common/http/drf-errors.js';
 import { RateLimitService } from '../rate-limit/rate-limit.service.js';
 import { RevocationStore } from '../session/revocation-store.service.js';
@@ -54,12 +55,11 @@ export class AuthService {
     const passwordHash = await this.hasher.hash(input.password);
     try {
       // The user and the intent to send the verification e-mail commit together (outbox).
-      const user = await this.dataSource.transaction(async (manager) => {
+      return await this.dataSource.transaction(async (manager) => {
         const created = await this.users.create({ username: input.username, email: input.email, passwordHash }, manager);
-        await this.outbox.addMail(manager, 'verify-email', { userId: created.id, requestedAt: Math.floor(Date.now() / 1000) });
+        await this.outbox.addMail(manager, 'verify-email', { userId: created.id, requestedAt: nowSeconds() });
         return created;
       });
-      return user;
     } catch (error) {
       // Lost a race with a concurrent registration of the same name or address.
       if (error instanceof DuplicateUserError) {
@@ -77,7 +77,7 @@ export class AuthService {
     const user = await this.users.findByLoginIdentifier(identifier);
     // Failed attempts count per account (by id, so username and e-mail share one budget).
     const account = user ? `user:${user.id}` : `ident:${identifier.toLowerCase()}`;
-    await this.limits.assertAccountNotLocked(account);
+    const earlierFailures = await this.limits.assertAccountNotLocked(account);
     if (!user) {
       await this.hasher.burn(password);
       await this.limits.recordAccountFailure(account);
@@ -90,7 +90,7 @@ export class AuthService {
     }
     // Unconfirmed addresses may log in unless ALLOW_UNVERIFIED_LOGIN=false (then: as if inactive).
     if (!this.mail.allowUnverifiedLogin && !user.emailVerifiedAt) throw noActiveAccount();
-    await this.limits.clearAccountFailures(account);
+    if (earlierFailures > 0) await this.limits.clearAccountFailures(account);
     if (needsRehash) {
       // e.g. a Django pbkdf2_sha256 hash: upgrade it to argon2id now that we know the password.
       await this.users.setPasswordHash(user, await this.hasher.hash(password));
@@ -103,10 +103,7 @@ export class AuthService {
   private async openSession(user: User, client: RequestClient): Promise<TokenPair> {
     const [head] = await Promise.all([
       this.sessions.create(user.id, client),
-      this.revocation.putUserState(user.id, {
-        a: user.isActive,
-        c: user.tokensValidAfter ? Math.floor(user.tokensValidAfter.getTime() / 1000) : 0,
-      }),
+      this.revocation.putUserState(user.id, user),
     ]);
     return { refresh: this.tokens.refreshTokenFor(head), access: this.tokens.issueAccess(user.id, head.sessionId).token };
   }

@@ -49,13 +49,17 @@ export class RateLimitService {
     }
   }
 
-  /** Throws 429 when an account has had too many failed attempts (checked before the password). */
-  async assertAccountNotLocked(account: string): Promise<void> {
-    if (!this.config.enabled) return;
+  /**
+   * Throws 429 when an account has had too many failed attempts (checked before the password);
+   * otherwise returns how many it has had, so a success only resets a count that exists.
+   */
+  async assertAccountNotLocked(account: string): Promise<number> {
+    if (!this.config.enabled) return 0;
     const state = await this.accountFailures.get(account.toLowerCase()).catch(() => null);
     if (state && state.consumedPoints >= this.config.accountFailures) {
       throw throttled(Math.max(1, Math.ceil(state.msBeforeNext / 1000)));
     }
+    return state?.consumedPoints ?? 0;
   }
 
   /** Records a failed attempt against an account (whether or not it exists: no account probing). */

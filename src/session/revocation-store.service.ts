@@ -2,9 +2,12 @@ import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common
 import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { epochSeconds, nowSeconds } from '../common/time.js';
 import { authConfig } from '../config/auth.config.js';
 import { RedisKeys } from '../redis/redis-keys.js';
 import { RedisService } from '../redis/redis.service.js';
+import type { User } from '../users/user.entity.js';
+import type { Session } from './session.entity.js';
 
 /** Redis mirror of a session row. Short field names: this is read on every authenticated request. */
 export interface SessionRecord {
@@ -37,32 +40,33 @@ export interface UserStateRecord {
 
 export type RevocationVerdict = 'ok' | 'revoked' | 'user_inactive' | 'user_not_found';
 
-interface SessionRow {
-  id: string;
-  created_at: Date;
-  last_seen_at: Date;
-  expires_at: Date;
-  revoked_at: Date | null;
-  ip: string | null;
-  user_agent: string | null;
-}
+/** What a session record is made of (a Session entity, or a row selected with the same names). */
+export type SessionSnapshot = Pick<Session, 'id' | 'createdAt' | 'lastSeenAt' | 'expiresAt' | 'revokedAt' | 'ip' | 'userAgent'>;
+/** What a user state record is made of. */
+export type UserSnapshot = Pick<User, 'isActive' | 'tokensValidAfter'>;
 
-const nowSeconds = () => Math.floor(Date.now() / 1000);
-const epochSeconds = (date: Date) => Math.floor(date.getTime() / 1000);
+/** Session columns under the entity's property names, for raw queries (`s` is the sessions alias). */
+const SESSION_COLUMNS = `s.id, s.created_at AS "createdAt", s.last_seen_at AS "lastSeenAt", s.expires_at AS "expiresAt",
+  s.revoked_at AS "revokedAt", s.ip, s.user_agent AS "userAgent"`;
+const USER_COLUMNS = 'u.is_active AS "isActive", u.tokens_valid_after AS "tokensValidAfter"';
 
 const RECONCILE_INTERVAL_MS = 1000;
 const RECONCILE_MAX_SESSIONS = 1000;
 
-export function sessionRecordFromRow(row: Omit<SessionRow, 'id'>): SessionRecord {
+function sessionRecordOf(session: SessionSnapshot): SessionRecord {
   return {
-    s: row.revoked_at ? 'revoked' : 'active',
-    c: epochSeconds(row.created_at),
-    l: epochSeconds(row.last_seen_at),
-    e: epochSeconds(row.expires_at),
-    ip: row.ip,
-    ua: row.user_agent,
+    s: session.revokedAt ? 'revoked' : 'active',
+    c: epochSeconds(session.createdAt),
+    l: epochSeconds(session.lastSeenAt),
+    e: epochSeconds(session.expiresAt),
+    ip: session.ip,
+    ua: session.userAgent,
     v: nowSeconds(),
   };
+}
+
+function userStateOf(user: UserSnapshot): UserStateRecord {
+  return { a: user.isActive, c: user.tokensValidAfter ? epochSeconds(user.tokensValidAfter) : 0, v: nowSeconds() };
 }
 
 /**
@@ -146,29 +150,24 @@ export class RevocationStore implements OnModuleDestroy {
     issuedAt: number,
     redisAnswered: boolean,
   ): Promise<RevocationVerdict> {
-    const rows: Array<{ is_active: boolean; tokens_valid_after: Date | null } & Partial<SessionRow>> = await this.dataSource.query(
-      `SELECT u.is_active, u.tokens_valid_after, s.id, s.created_at, s.last_seen_at, s.expires_at, s.revoked_at,
-              s.ip, s.user_agent
+    const rows: Array<UserSnapshot & Partial<SessionSnapshot>> = await this.dataSource.query(
+      `SELECT ${USER_COLUMNS}, ${SESSION_COLUMNS}
          FROM users u LEFT JOIN sessions s ON s.id = $2 AND s.user_id = u.id
         WHERE u.id = $1`,
       [userId, sessionId],
     );
     const row = rows[0];
     if (!row) return 'user_not_found';
-    const user = this.userStateFrom(row);
-    const session = row.id ? sessionRecordFromRow(row as SessionRow) : null;
+    const user = userStateOf(row);
+    const session = row.id ? sessionRecordOf(row as SessionSnapshot) : null;
     if (redisAnswered) {
       // Rebuild the Redis view (it was flushed, restarted empty, expired, or due for a recheck).
       await Promise.all([
-        this.putUserState(userId, user),
-        session && sessionId ? this.putSession(userId, sessionId, session) : undefined,
+        this.writeUserState(userId, user),
+        session && sessionId ? this.writeSession(userId, sessionId, session) : undefined,
       ]);
     }
     return this.decide(user, session, sessionId, issuedAt);
-  }
-
-  private userStateFrom(row: { is_active: boolean; tokens_valid_after: Date | null }): UserStateRecord {
-    return { a: row.is_active, c: row.tokens_valid_after ? epochSeconds(row.tokens_valid_after) : 0, v: nowSeconds() };
   }
 
   /** Seconds a session record must live: until the last token it governs has expired. */
@@ -180,8 +179,17 @@ export class RevocationStore implements OnModuleDestroy {
     return this.auth.refreshTokenLifetimeSeconds + this.auth.accessTokenLifetimeSeconds;
   }
 
-  /** Writes a session record. When Redis does not take it, the user is checked in PostgreSQL until it does. */
-  async putSession(userId: number, sessionId: string, record: SessionRecord): Promise<boolean> {
+  /** Mirrors a session to Redis. When Redis does not take it, the user is checked in PostgreSQL until it does. */
+  putSession(userId: number, session: SessionSnapshot): Promise<boolean> {
+    return this.writeSession(userId, session.id, sessionRecordOf(session));
+  }
+
+  /** Mirrors a user's active flag and cutoff to Redis (same fallback as putSession). */
+  putUserState(userId: number, user: UserSnapshot): Promise<boolean> {
+    return this.writeUserState(userId, userStateOf(user));
+  }
+
+  private async writeSession(userId: number, sessionId: string, record: SessionRecord): Promise<boolean> {
     try {
       await this.redis.client.set(RedisKeys.session(userId, sessionId), JSON.stringify(record), 'EX', this.ttlFor(record.e));
       return true;
@@ -191,9 +199,8 @@ export class RevocationStore implements OnModuleDestroy {
     }
   }
 
-  async putUserState(userId: number, state: Omit<UserStateRecord, 'v'>): Promise<boolean> {
+  private async writeUserState(userId: number, record: UserStateRecord): Promise<boolean> {
     try {
-      const record: UserStateRecord = { ...state, v: nowSeconds() };
       await this.redis.client.set(RedisKeys.userState(userId), JSON.stringify(record), 'EX', this.userStateTtl);
       return true;
     } catch (error) {
@@ -231,26 +238,23 @@ export class RevocationStore implements OnModuleDestroy {
   }
 
   private async rewriteFromDatabase(userId: number): Promise<void> {
-    const [user]: Array<{ is_active: boolean; tokens_valid_after: Date | null }> = await this.dataSource.query(
-      'SELECT is_active, tokens_valid_after FROM users WHERE id = $1',
-      [userId],
-    );
-    const sessions: SessionRow[] = await this.dataSource.query(
-      `SELECT id, created_at, last_seen_at, expires_at, revoked_at, ip, user_agent FROM sessions
-        WHERE user_id = $1 AND expires_at > now() - make_interval(secs => $2)
-        ORDER BY created_at DESC LIMIT $3`,
+    const [user]: UserSnapshot[] = await this.dataSource.query(`SELECT ${USER_COLUMNS} FROM users u WHERE u.id = $1`, [userId]);
+    const sessions: SessionSnapshot[] = await this.dataSource.query(
+      `SELECT ${SESSION_COLUMNS} FROM sessions s
+        WHERE s.user_id = $1 AND s.expires_at > now() - make_interval(secs => $2)
+        ORDER BY s.created_at DESC LIMIT $3`,
       [userId, this.auth.accessTokenLifetimeSeconds, RECONCILE_MAX_SESSIONS],
     );
     // One user's keys share a hash tag, so this pipeline stays on one Redis Cluster node.
     const pipeline = this.redis.client.pipeline();
     if (user) {
-      pipeline.set(RedisKeys.userState(userId), JSON.stringify(this.userStateFrom(user)), 'EX', this.userStateTtl);
+      pipeline.set(RedisKeys.userState(userId), JSON.stringify(userStateOf(user)), 'EX', this.userStateTtl);
     } else {
       pipeline.del(RedisKeys.userState(userId));
     }
-    for (const row of sessions) {
-      const record = sessionRecordFromRow(row);
-      pipeline.set(RedisKeys.session(userId, row.id), JSON.stringify(record), 'EX', this.ttlFor(record.e));
+    for (const session of sessions) {
+      const record = sessionRecordOf(session);
+      pipeline.set(RedisKeys.session(userId, session.id), JSON.stringify(record), 'EX', this.ttlFor(record.e));
     }
     const results = (await pipeline.exec()) ?? [];
     const failed = results.find(([error]) => error);

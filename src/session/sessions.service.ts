@@ -4,15 +4,15 @@ import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { RequestClient } from '../common/decorators/client.decorator.js';
+import { epochSeconds, nowSeconds } from '../common/time.js';
 import { authConfig } from '../config/auth.config.js';
 import { BlacklistedToken } from './blacklisted-token.entity.js';
-import { RevocationStore, type SessionRecord } from './revocation-store.service.js';
+import { RevocationStore } from './revocation-store.service.js';
 import { Session } from './session.entity.js';
 
 /** simplejwt's jti: uuid4().hex. */
 export const newJti = () => randomUUID().replaceAll('-', '');
 
-const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 export type ClientInfo = RequestClient;
 
@@ -45,21 +45,10 @@ function headOf(session: Session): RefreshHead {
     userId: session.userId,
     jti: session.refreshJti,
     iat: session.refreshIat,
-    exp: Math.floor(session.expiresAt.getTime() / 1000),
+    exp: epochSeconds(session.expiresAt),
   };
 }
 
-export function sessionRecord(session: Session): SessionRecord {
-  return {
-    s: session.revokedAt ? 'revoked' : 'active',
-    c: Math.floor(session.createdAt.getTime() / 1000),
-    l: Math.floor(session.lastSeenAt.getTime() / 1000),
-    e: Math.floor(session.expiresAt.getTime() / 1000),
-    ip: session.ip,
-    ua: session.userAgent,
-    v: Math.floor(Date.now() / 1000),
-  };
-}
 
 /**
  * Server-side sessions and their refresh-token chains. PostgreSQL (primary) is the truth; every
@@ -92,7 +81,7 @@ export class SessionsService {
       revokedReason: null,
     });
     await manager.insert(Session, session);
-    await this.store.putSession(userId, session.id, sessionRecord(session));
+    await this.store.putSession(userId, session);
     return headOf(session);
   }
 
@@ -123,7 +112,7 @@ export class SessionsService {
       .execute()
       .then((result) => (result.raw as Array<Record<string, unknown>>).map((raw) => this.fromRaw(raw)));
     if (rotated.length === 1) {
-      await this.store.putSession(userId, sessionId, sessionRecord(rotated[0]));
+      await this.store.putSession(userId, rotated[0]);
       return { kind: 'rotated', head: headOf(rotated[0]) };
     }
 
@@ -179,7 +168,7 @@ export class SessionsService {
       .returning('*')
       .execute();
     const rows = (result.raw as Array<Record<string, unknown>>).map((raw) => this.fromRaw(raw));
-    await Promise.all(rows.map((session) => this.store.putSession(userId, session.id, sessionRecord(session))));
+    await Promise.all(rows.map((session) => this.store.putSession(userId, session)));
     return rows.length > 0;
   }
 
@@ -193,7 +182,7 @@ export class SessionsService {
     if (keep) query.andWhere('id <> :keep', { keep });
     const result = await query.returning('*').execute();
     const rows = (result.raw as Array<Record<string, unknown>>).map((raw) => this.fromRaw(raw));
-    await Promise.all(rows.map((session) => this.store.putSession(userId, session.id, sessionRecord(session))));
+    await Promise.all(rows.map((session) => this.store.putSession(userId, session)));
     return rows.length;
   }
 

@@ -141,11 +141,8 @@ export class UsersService implements OnModuleDestroy {
     await this.flushLastLogins();
   }
 
-  /**
-   * Sets the user-wide cutoff to now (and optionally deactivates). Returns the new state, or null
-   * when the user does not exist. Caches are dropped.
-   */
-  async cutOffTokens(user: User, options: { deactivate?: boolean } = {}, manager: EntityManager = this.dataSource.manager): Promise<{ isActive: boolean; tokensValidAfter: Date }> {
+  /** Sets the user-wide cutoff to now (and optionally deactivates); `user` gets the stored values. Caches are dropped. */
+  async cutOffTokens(user: User, options: { deactivate?: boolean } = {}, manager: EntityManager = this.dataSource.manager): Promise<void> {
     // TypeORM answers an UPDATE … RETURNING with [rows, affected count].
     const [[row]]: [Array<{ is_active: boolean; tokens_valid_after: Date }>, number] = await manager.query(
       `UPDATE users SET tokens_valid_after = now(), is_active = is_active AND NOT $2::boolean
@@ -155,7 +152,6 @@ export class UsersService implements OnModuleDestroy {
     user.isActive = row.is_active;
     user.tokensValidAfter = row.tokens_valid_after;
     await this.invalidate(user);
-    return { isActive: row.is_active, tokensValidAfter: row.tokens_valid_after };
   }
 
   async setPasswordHash(user: User, passwordHash: string, manager: EntityManager = this.dataSource.manager): Promise<void> {

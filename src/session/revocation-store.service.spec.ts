@@ -1,0 +1,50 @@
+import { describe, expect, it, jest } from '@jest/globals';
+import type { DataSource } from 'typeorm';
+import { readAuthConfig } from '../config/auth.config.js';
+import type { RedisService } from '../redis/redis.service.js';
+import { RevocationStore } from './revocation-store.service.js';
+
+/** The records RevocationStore writes, with a fake Redis client that keeps what it is given. */
+function setup() {
+  const set = jest.fn<(key: string, value: string, mode: string, ttl: number) => Promise<'OK'>>().mockResolvedValue('OK');
+  const redis = { client: { set } } as unknown as RedisService;
+  const store = new RevocationStore(redis, {} as DataSource, readAuthConfig({}));
+  return { store, set };
+}
+
+describe('RevocationStore records', () => {
+  it('writes the user state with the cutoff in epoch seconds, under the user hash tag', async () => {
+    const { store, set } = setup();
+    await store.putUserState(42, { isActive: true, tokensValidAfter: new Date('2025-03-01T12:00:00.900Z') });
+    const [key, value, mode, ttl] = set.mock.calls[0];
+    expect(key).toBe('ustate:{42}');
+    expect(JSON.parse(value)).toEqual({ a: true, c: Math.floor(Date.parse('2025-03-01T12:00:00Z') / 1000), v: expect.any(Number) });
+    expect([mode, ttl]).toEqual(['EX', 86_400 + 300]);
+  });
+
+  it('writes no cutoff as 0 and an inactive user as such', async () => {
+    const { store, set } = setup();
+    await store.putUserState(7, { isActive: false, tokensValidAfter: null });
+    expect(JSON.parse(set.mock.calls[0][1])).toMatchObject({ a: false, c: 0 });
+  });
+
+  it('writes a session record that lives until the last token it governs has expired', async () => {
+    const { store, set } = setup();
+    const now = Date.now();
+    await store.putSession(42, {
+      id: '2b1f6a0e-58a4-4a52-9e2a-0d3f2c1b9a77',
+      createdAt: new Date(now - 60_000),
+      lastSeenAt: new Date(now - 1000),
+      expiresAt: new Date(now + 3_600_000),
+      revokedAt: new Date(now),
+      ip: '203.0.113.9',
+      userAgent: 'jest',
+    });
+    const [key, value, , ttl] = set.mock.calls[0];
+    expect(key).toBe('sess:{42}:2b1f6a0e-58a4-4a52-9e2a-0d3f2c1b9a77');
+    expect(JSON.parse(value)).toMatchObject({ s: 'revoked', e: Math.floor((now + 3_600_000) / 1000), ip: '203.0.113.9', ua: 'jest' });
+    // one hour left + the access token lifetime (300 s) + 1
+    expect(ttl).toBeGreaterThanOrEqual(3600 + 300);
+    expect(ttl).toBeLessThanOrEqual(3600 + 300 + 2);
+  });
+});
