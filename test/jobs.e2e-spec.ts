@@ -224,6 +224,38 @@ describe('nothing lost: Redis is down when the e-mail is requested', () => {
   });
 });
 
+describe('the outbox listener loses its PostgreSQL connection', () => {
+  let smtp: SmtpSink;
+  let testApp: TestApp;
+  let api: HttpClient;
+
+  beforeAll(async () => {
+    smtp = await SmtpSink.start();
+    // No polling: only the LISTEN connection can bring the e-mail out quickly.
+    testApp = await startApp({ SMTP_URL: smtp.url, APP_URL, OUTBOX_RELAY_INTERVAL_MS: '600000' }, { worker: true });
+    api = new HttpClient(testApp.baseUrl);
+  });
+
+  afterAll(async () => {
+    await testApp.close();
+    await smtp.close();
+  });
+
+  it('reconnects and relays the next commit at once', async () => {
+    const db = testApp.app.get(DataSource);
+    const listening = async () =>
+      (await db.query(`SELECT pid FROM pg_stat_activity WHERE application_name = 'auth-outbox-listener' AND datname = current_database()`)) as Array<{ pid: number }>;
+    await waitFor(async () => (await listening()).length > 0);
+    const [{ pid }] = await listening();
+    await db.query('SELECT pg_terminate_backend($1)', [pid]);
+    await waitFor(async () => (await listening()).some((row) => row.pid !== pid));
+    const user = newUser('relisten');
+    expect((await api.post('/api/register/', user)).status).toBe(201);
+    await smtp.waitFor(user.email, VERIFY_SUBJECT, 10_000);
+    jobReport.push('outbox listener: its connection was terminated, it reconnected and relayed the next registration e-mail on NOTIFY');
+  });
+});
+
 describe('unverified users when ALLOW_UNVERIFIED_LOGIN=false', () => {
   let testApp: TestApp;
   let api: HttpClient;

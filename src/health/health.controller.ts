@@ -4,6 +4,7 @@ import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthInd
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { Pool } from 'pg';
+import { withTimeout } from '../common/async/with-timeout.js';
 import { Public } from '../common/decorators/public.decorator.js';
 import { RedisService } from '../redis/redis.service.js';
 
@@ -48,10 +49,7 @@ export class HealthController {
   private async optional<Key extends string>(key: Key, probe: () => Promise<unknown>): Promise<HealthIndicatorResult<Key>> {
     const session = this.indicators.check(key);
     try {
-      await Promise.race([
-        probe(),
-        new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), CHECK_TIMEOUT_MS).unref()),
-      ]);
+      await withTimeout(probe(), CHECK_TIMEOUT_MS);
       return session.up();
     } catch (error) {
       return session.degraded({ message: (error as Error).message });

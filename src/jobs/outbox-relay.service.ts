@@ -5,6 +5,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Queue } from 'bullmq';
 import pg from 'pg';
 import type { DataSource } from 'typeorm';
+import { withTimeout } from '../common/async/with-timeout.js';
 import { databaseConfig } from '../config/database.config.js';
 import { jobsConfig } from '../config/jobs.config.js';
 import { MAIL_QUEUE } from './job-names.js';
@@ -13,16 +14,6 @@ import { OUTBOX_CHANNEL } from './outbox.service.js';
 const RELAY_BATCH = 100;
 const ENQUEUE_TIMEOUT_MS = 2000;
 const LISTEN_RETRY_MS = 1000;
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 /**
  * Transactional outbox, relay side (worker): moves pending outbox rows to their BullMQ queue as soon
