@@ -28,11 +28,6 @@ export class RedisService implements OnApplicationShutdown {
     });
   }
 
-  /** The key prefix applied by `client` (ioredis keyPrefix); other clients add it themselves. */
-  get keyPrefix(): string {
-    return this.config.keyPrefix;
-  }
-
   get isReady(): boolean {
     return this.client.status === 'ready';
   }
