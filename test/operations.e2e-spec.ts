@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startServiceProcess } from './support/service-process.js';
 
 /**
  * What an operator runs (Procfile release and web lines, the cleanup command), as real processes of
@@ -30,11 +31,46 @@ describe('operations', () => {
   it('a production start refuses a missing or short signing key and names the variable', () => {
     const missing = run('main.js', { NODE_ENV: 'production', JWT_SIGNING_KEY: '', PORT: '0' });
     expect(missing.status).toBe(1);
-    expect(missing.output).toContain('Invalid environment variable JWT_SIGNING_KEY: is required when NODE_ENV=production');
+    expect(missing.output).toContain('Invalid environment variable JWT_SIGNING_KEY: is required in production');
     const short = run('main.js', { NODE_ENV: 'production', JWT_SIGNING_KEY: 'too-short', PORT: '0' });
     expect(short.status).toBe(1);
     expect(short.output).toContain('JWT_SIGNING_KEY: must be at least 32 characters');
     expect(short.output).not.toContain('too-short'); // the secret itself is never printed
+  });
+
+  it('production checks apply unless NODE_ENV is exactly development or test (unset and "Production" included)', () => {
+    for (const nodeEnv of ['Production', '']) {
+      const started = run('main.js', { NODE_ENV: nodeEnv, JWT_SIGNING_KEY: '', PORT: '0' });
+      expect([nodeEnv, started.status]).toEqual([nodeEnv, 1]);
+      expect(started.output).toContain('Invalid environment variable JWT_SIGNING_KEY');
+    }
+  });
+
+  it('production refuses the built-in development signing key', () => {
+    const developmentKey = 'dev-only-signing-key-change-me-in-production-0123456789';
+    const started = run('main.js', { NODE_ENV: 'production', JWT_SIGNING_KEY: developmentKey, PORT: '0' });
+    expect(started.status).toBe(1);
+    expect(started.output).toContain('Invalid environment variable JWT_SIGNING_KEY');
+    expect(started.output).not.toContain(developmentKey);
+  });
+
+  it('in production the OpenAPI document and Swagger UI are off unless asked for', async () => {
+    // NODE_ENV unset is production too; SWAGGER_* unset means their default.
+    for (const nodeEnv of ['production', '']) {
+      const service = await startServiceProcess('main', {
+        NODE_ENV: nodeEnv,
+        JWT_SIGNING_KEY: 'a-production-signing-key-of-enough-length-0123456789',
+        SWAGGER_ENABLED: '',
+        SWAGGER_UI_ENABLED: '',
+      });
+      try {
+        const schema = await fetch(`${service.baseUrl}/api/schema/`);
+        const ui = await fetch(`${service.baseUrl}/api/docs`);
+        expect([nodeEnv, schema.status, ui.status]).toEqual([nodeEnv, 404, 404]);
+      } finally {
+        await service.stop();
+      }
+    }
   });
 
   it('a bad setting stops the start with the variable named', () => {

@@ -77,7 +77,7 @@ function setup(options: { user: User | null; verify?: { ok: boolean; needsRehash
     clearAccountFailures: jest.fn<AsyncFn<[string], void>>().mockResolvedValue(undefined),
   };
   const mail = {
-    ...readMailConfig({}),
+    ...readMailConfig({ NODE_ENV: 'test' }),
     allowUnverifiedLogin: options.allowUnverifiedLogin ?? true,
   };
   const service = new AuthService(

@@ -4,16 +4,23 @@ import { ConfigError, type Env, envEnum, envInt, envOptionalString, isProduction
 export const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
 export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
 
-/** Used only outside production so that a fresh clone runs without configuration. */
-const DEVELOPMENT_SIGNING_KEY = 'dev-only-signing-key-change-me-in-production-0123456789';
+/**
+ * Used only outside production so that a fresh clone runs without configuration. It is published
+ * (here), so production refuses it even when it is set explicitly.
+ */
+export const DEVELOPMENT_SIGNING_KEY = 'dev-only-signing-key-change-me-in-production-0123456789';
 export const MIN_SIGNING_KEY_LENGTH = 32;
 
 export function readAuthConfig(env: Env) {
   const configuredKey = envOptionalString(env, 'JWT_SIGNING_KEY');
   if (isProduction(env)) {
-    if (!configuredKey) throw new ConfigError('JWT_SIGNING_KEY', 'is required when NODE_ENV=production');
+    const production = 'in production (NODE_ENV other than development or test)';
+    if (!configuredKey) throw new ConfigError('JWT_SIGNING_KEY', `is required ${production}`);
     if (configuredKey.length < MIN_SIGNING_KEY_LENGTH) {
-      throw new ConfigError('JWT_SIGNING_KEY', `must be at least ${MIN_SIGNING_KEY_LENGTH} characters in production`);
+      throw new ConfigError('JWT_SIGNING_KEY', `must be at least ${MIN_SIGNING_KEY_LENGTH} characters ${production}`);
+    }
+    if (configuredKey === DEVELOPMENT_SIGNING_KEY) {
+      throw new ConfigError('JWT_SIGNING_KEY', `is the published development key, refused ${production}`);
     }
   }
   return {

@@ -1,6 +1,6 @@
 import { describe, it, expect } from '@jest/globals';
 import { logLevelsFrom, readAppConfig } from './app.config.js';
-import { MIN_SIGNING_KEY_LENGTH, readAuthConfig } from './auth.config.js';
+import { DEVELOPMENT_SIGNING_KEY, MIN_SIGNING_KEY_LENGTH, readAuthConfig } from './auth.config.js';
 import { readDatabaseConfig } from './database.config.js';
 import { ConfigError, type Env, envBool, envEnum, envInt, envList, envOptionalString, envString, isProduction } from './env.js';
 import { readJobsConfig } from './jobs.config.js';
@@ -111,18 +111,20 @@ describe('env readers', () => {
     });
   });
 
-  it('isProduction is true only for NODE_ENV=production', () => {
-    expect(isProduction({ NODE_ENV: 'production' })).toBe(true);
-    expect(isProduction({ NODE_ENV: ' production ' })).toBe(true);
+  it('isProduction is false only for NODE_ENV exactly development or test (fails closed)', () => {
     expect(isProduction({ NODE_ENV: 'development' })).toBe(false);
-    expect(isProduction({ NODE_ENV: 'Production' })).toBe(false);
-    expect(isProduction({})).toBe(false);
+    expect(isProduction({ NODE_ENV: 'test' })).toBe(false);
+    expect(isProduction({ NODE_ENV: ' test\n' })).toBe(false);
+    for (const value of ['production', 'Production', 'PRODUCTION', 'prod', 'staging', 'Development', 'dev', '']) {
+      expect([value, isProduction({ NODE_ENV: value })]).toEqual([value, true]);
+    }
+    expect(isProduction({})).toBe(true);
   });
 });
 
 describe('readAppConfig', () => {
-  it('has the documented defaults', () => {
-    expect(readAppConfig({})).toEqual({
+  it('has the documented defaults outside production', () => {
+    expect(readAppConfig({ NODE_ENV: 'development' })).toEqual({
       production: false,
       host: '0.0.0.0',
       port: 3000,
@@ -136,10 +138,15 @@ describe('readAppConfig', () => {
     });
   });
 
-  it('defaults LOG_LEVEL to log in production', () => {
-    const config = readAppConfig({ NODE_ENV: 'production' });
-    expect(config.production).toBe(true);
-    expect(config.logLevel).toBe('log');
+  it('defaults LOG_LEVEL to log and the OpenAPI document and Swagger UI to off in production (NODE_ENV unset too)', () => {
+    for (const env of [{ NODE_ENV: 'production' }, {}]) {
+      const config = readAppConfig(env);
+      expect(config).toMatchObject({ production: true, logLevel: 'log', swaggerEnabled: false, swaggerUiEnabled: false });
+    }
+    expect(readAppConfig({ NODE_ENV: 'production', SWAGGER_ENABLED: 'true', SWAGGER_UI_ENABLED: 'true' })).toMatchObject({
+      swaggerEnabled: true,
+      swaggerUiEnabled: true,
+    });
   });
 
   it('reads the variables', () => {
@@ -187,7 +194,7 @@ describe('readAppConfig', () => {
 
 describe('readAuthConfig', () => {
   it('has the documented defaults and a development key outside production', () => {
-    const config = readAuthConfig({});
+    const config = readAuthConfig({ NODE_ENV: 'development' });
     expect(config).toMatchObject({
       algorithm: 'HS256',
       accessTokenLifetimeSeconds: 300,
@@ -199,11 +206,13 @@ describe('readAuthConfig', () => {
   });
 
   it('uses JWT_SIGNING_KEY when set (even a short one outside production)', () => {
-    expect(readAuthConfig({ JWT_SIGNING_KEY: 'short' }).signingKey).toBe('short');
+    expect(readAuthConfig({ NODE_ENV: 'test', JWT_SIGNING_KEY: 'short' }).signingKey).toBe('short');
   });
 
   it('refuses to start in production without JWT_SIGNING_KEY', () => {
     expectRefused(() => readAuthConfig({ NODE_ENV: 'production' }), 'JWT_SIGNING_KEY');
+    expectRefused(() => readAuthConfig({}), 'JWT_SIGNING_KEY');
+    expectRefused(() => readAuthConfig({ NODE_ENV: 'Production' }), 'JWT_SIGNING_KEY');
     expectRefused(() => readAuthConfig({ NODE_ENV: 'production', JWT_SIGNING_KEY: '   ' }), 'JWT_SIGNING_KEY');
   });
 
@@ -213,6 +222,13 @@ describe('readAuthConfig', () => {
     expectRefused(() => readAuthConfig({ NODE_ENV: 'production', JWT_SIGNING_KEY: shortKey }), 'JWT_SIGNING_KEY');
   });
 
+  it('refuses the published development key in production, even when set explicitly', () => {
+    expect(readAuthConfig({ NODE_ENV: 'development', JWT_SIGNING_KEY: DEVELOPMENT_SIGNING_KEY }).signingKey).toBe(DEVELOPMENT_SIGNING_KEY);
+    const error = configErrorOf(() => readAuthConfig({ NODE_ENV: 'production', JWT_SIGNING_KEY: DEVELOPMENT_SIGNING_KEY }));
+    expect(error.message).toContain('JWT_SIGNING_KEY');
+    expect(error.message).not.toContain(DEVELOPMENT_SIGNING_KEY);
+  });
+
   it('accepts a key of 32 characters or more in production', () => {
     expect(readAuthConfig({ NODE_ENV: 'production', JWT_SIGNING_KEY: LONG_KEY }).signingKey).toBe(LONG_KEY);
     const djangoSecretKey = 'django-insecure-0a9#kz2@v!x$7m^w5&q)r+l8e(t3y_b1n-c6d4f*g%h0j';
@@ -220,10 +236,10 @@ describe('readAuthConfig', () => {
   });
 
   it('accepts HS384 and HS512 and refuses any other algorithm', () => {
-    expect(readAuthConfig({ JWT_ALGORITHM: 'HS384' }).algorithm).toBe('HS384');
-    expect(readAuthConfig({ JWT_ALGORITHM: 'HS512' }).algorithm).toBe('HS512');
+    expect(readAuthConfig({ NODE_ENV: 'test', JWT_ALGORITHM: 'HS384' }).algorithm).toBe('HS384');
+    expect(readAuthConfig({ NODE_ENV: 'test', JWT_ALGORITHM: 'HS512' }).algorithm).toBe('HS512');
     for (const algorithm of ['none', 'RS256', 'hs256']) {
-      expectRefused(() => readAuthConfig({ JWT_ALGORITHM: algorithm }), 'JWT_ALGORITHM');
+      expectRefused(() => readAuthConfig({ NODE_ENV: 'test', JWT_ALGORITHM: algorithm }), 'JWT_ALGORITHM');
     }
   });
 
@@ -234,7 +250,7 @@ describe('readAuthConfig', () => {
     ['REFRESH_REUSE_GRACE_SECONDS', { REFRESH_REUSE_GRACE_SECONDS: '-1' }],
     ['REVOCATION_RECHECK_SECONDS', { REVOCATION_RECHECK_SECONDS: '0' }],
   ])('refuses a bad %s', (variable, env) => {
-    expectRefused(() => readAuthConfig(env), variable);
+    expectRefused(() => readAuthConfig({ NODE_ENV: 'test', ...env }), variable);
   });
 });
 
@@ -390,7 +406,7 @@ describe('readJobsConfig', () => {
 
 describe('readMailConfig', () => {
   it('has the documented defaults', () => {
-    expect(readMailConfig({})).toEqual({
+    expect(readMailConfig({ NODE_ENV: 'development' })).toEqual({
       smtpUrl: undefined,
       production: false,
       from: 'Auth service <no-reply@localhost>',

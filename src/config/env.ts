@@ -56,6 +56,14 @@ export function envList(env: Env, name: string): string[] {
   return value === undefined ? [] : value.split(',').map((item) => item.trim()).filter(Boolean);
 }
 
+/** The NODE_ENV values that switch the production checks off; anything else (unset, a typo) is production. */
+export const NON_PRODUCTION_ENVIRONMENTS = ['development', 'test'] as const;
+
+/**
+ * Production unless NODE_ENV is exactly `development` or `test`. Failing closed: a deploy that
+ * forgot NODE_ENV, or wrote `Production`, still gets the production checks.
+ */
 export function isProduction(env: Env): boolean {
-  return raw(env, 'NODE_ENV') === 'production';
+  const value = raw(env, 'NODE_ENV');
+  return !(NON_PRODUCTION_ENVIRONMENTS as readonly string[]).includes(value ?? '');
 }

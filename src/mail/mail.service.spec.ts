@@ -12,7 +12,7 @@ describe('MailService without SMTP_URL', () => {
   });
 
   it('in development resolves (the message goes to the log)', async () => {
-    const mail = new MailService(readMailConfig({}));
+    const mail = new MailService(readMailConfig({ NODE_ENV: 'development' }));
     await expect(mail.send('alice@example.com', content)).resolves.toBeUndefined();
   });
 });

@@ -8,7 +8,7 @@ import { RevocationStore } from './revocation-store.service.js';
 function setup() {
   const set = jest.fn<(key: string, value: string, mode: string, ttl: number) => Promise<'OK'>>().mockResolvedValue('OK');
   const redis = { client: { set } } as unknown as RedisService;
-  const store = new RevocationStore(redis, {} as DataSource, readAuthConfig({}));
+  const store = new RevocationStore(redis, {} as DataSource, readAuthConfig({ NODE_ENV: 'test' }));
   return { store, set };
 }
 
