@@ -2,10 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { authConfig } from '../config/auth.config.js';
-import type { User } from '../users/user.entity.js';
-
-/** users.id is a PostgreSQL integer. */
-const MAX_USER_ID = 2_147_483_647;
+import { MAX_USER_ID, type User } from '../users/user.entity.js';
 
 export type AccountTokenPurpose = 'password-reset' | 'verify-email';
 

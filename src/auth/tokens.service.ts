@@ -5,6 +5,7 @@ import { JwtService } from '@nestjs/jwt';
 import { tokenNotValid } from '../common/http/drf-errors.js';
 import { authConfig } from '../config/auth.config.js';
 import { newJti, type RefreshHead } from '../session/sessions.service.js';
+import { MAX_USER_ID } from '../users/user.entity.js';
 
 export type TokenType = 'access' | 'refresh';
 
@@ -97,7 +98,11 @@ export class TokensService {
   static hasValidShape(claims: Partial<TokenClaims>): claims is TokenClaims {
     return (
       (claims.token_type === 'access' || claims.token_type === 'refresh') &&
+      // A validly signed token can still name an id no user can have (the key leaked to a test, a bug
+      // elsewhere): it names nobody, and must never reach PostgreSQL's integer column.
       Number.isSafeInteger(claims.user_id) &&
+      (claims.user_id as number) >= 1 &&
+      (claims.user_id as number) <= MAX_USER_ID &&
       Number.isSafeInteger(claims.iat) &&
       Number.isSafeInteger(claims.exp) &&
       typeof claims.jti === 'string' &&

@@ -2,13 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource, EntityManager } from 'typeorm';
+import { type DataSource, type EntityManager, QueryFailedError } from 'typeorm';
 import type { RequestClient } from '../common/decorators/client.decorator.js';
 import { epochSeconds, nowSeconds } from '../common/time.js';
 import { authConfig } from '../config/auth.config.js';
 import { BlacklistedToken } from './blacklisted-token.entity.js';
 import { RevocationStore } from './revocation-store.service.js';
 import { Session } from './session.entity.js';
+
+const FOREIGN_KEY_VIOLATION = '23503';
 
 /** simplejwt's jti: uuid4().hex. */
 export const newJti = () => randomUUID().replaceAll('-', '');
@@ -188,18 +190,24 @@ export class SessionsService {
 
   /**
    * Blacklists one refresh token id (simplejwt's token_blacklist). Returns false when it was already
-   * blacklisted — the insert is the atomic "consume" for tokens that carry no session.
+   * blacklisted — the insert is the atomic "consume" for tokens that carry no session — or when its
+   * user does not exist (a validly signed token of a deleted user: nothing to consume).
    */
   async blacklist(userId: number, jti: string, expiresAt: number, manager: EntityManager = this.dataSource.manager): Promise<boolean> {
-    const result = await manager
-      .createQueryBuilder()
-      .insert()
-      .into(BlacklistedToken)
-      .values({ jti, userId, expiresAt: new Date(expiresAt * 1000) })
-      .orIgnore()
-      .returning(['jti'])
-      .execute();
-    return (result.raw as unknown[]).length > 0;
+    try {
+      const result = await manager
+        .createQueryBuilder()
+        .insert()
+        .into(BlacklistedToken)
+        .values({ jti, userId, expiresAt: new Date(expiresAt * 1000) })
+        .orIgnore()
+        .returning(['jti'])
+        .execute();
+      return (result.raw as unknown[]).length > 0;
+    } catch (error) {
+      if (error instanceof QueryFailedError && (error.driverError as { code?: string }).code === FOREIGN_KEY_VIOLATION) return false;
+      throw error;
+    }
   }
 
   async isBlacklisted(jti: string): Promise<boolean> {

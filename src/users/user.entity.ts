@@ -1,5 +1,8 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 
+/** users.id is a PostgreSQL integer: a user id outside 1..MAX_USER_ID names nobody (and PostgreSQL refuses it). */
+export const MAX_USER_ID = 2_147_483_647;
+
 /**
  * A user. Ids are integers, as in Django's auth_user, so users moved over from the Django system keep
  * their ids and the tokens it issued keep naming the right user (the id column is

@@ -1,7 +1,7 @@
 import { describe, it, expect, jest } from '@jest/globals';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
-import { CharField, EMAIL_MAX_LENGTH, EmailField, charFieldProblem } from './drf-fields.js';
+import { CharField, EMAIL_MAX_LENGTH, EmailField, charFieldProblem, loneSurrogate } from './drf-fields.js';
 
 const REQUIRED = 'This field is required.';
 const NULL = 'This field may not be null.';
@@ -58,6 +58,25 @@ describe('charFieldProblem (DRF CharField checks, in DRF order)', () => {
     expect(charFieldProblem('abc', { maxLength: 5, minLength: 2, format })).toBe('bad format');
   });
 
+  it("NUL anywhere: DRF's message, after the size checks and before the format", () => {
+    const format = jest.fn<(value: string) => string | null>().mockReturnValue('bad format');
+    expect(charFieldProblem('a\u0000b', { format })).toBe('Null characters are not allowed.');
+    expect(charFieldProblem('\u0000', {})).toBe('Null characters are not allowed.');
+    expect(charFieldProblem('abcdef\u0000', { maxLength: 5 })).toBe('Ensure this field has no more than 5 characters.');
+    expect(format).not.toHaveBeenCalled();
+  });
+
+  it("a lone surrogate (high or low, anywhere): DRF's message with its code point; a proper pair is fine", () => {
+    const format = jest.fn<(value: string) => string | null>().mockReturnValue(null);
+    expect(charFieldProblem('ab\ud800', { format })).toBe('Surrogate characters are not allowed: U+D800.');
+    expect(charFieldProblem('\udfffab', { format })).toBe('Surrogate characters are not allowed: U+DFFF.');
+    expect(charFieldProblem('\ude00\ud83d', { format })).toBe('Surrogate characters are not allowed: U+DE00.');
+    expect(format).not.toHaveBeenCalled();
+    expect(charFieldProblem('smile \ud83d\ude00', { format })).toBeNull();
+    expect(loneSurrogate('\ud83d\ude00\ud83d')).toBe(0xd83d);
+    expect(loneSurrogate('plain')).toBeNull();
+  });
+
   it('format gets the value and its message is returned; null means fine', () => {
     const format = jest.fn<(value: string) => string | null>((value) => (value === 'ok' ? null : `bad: ${value}`));
     expect(charFieldProblem('ok', { format })).toBeNull();
@@ -77,6 +96,11 @@ class SampleDto {
 class EmailDto {
   @EmailField()
   email!: string;
+}
+
+class NormalizedDto {
+  @CharField({ maxLength: 5, normalize: (value) => value.normalize('NFKC') })
+  name!: string;
 }
 
 /** Runs the DTO through class-transformer and class-validator as the validation pipe does. */
@@ -141,11 +165,31 @@ describe('CharField decorator (transform + validation)', () => {
   });
 });
 
+describe('CharField normalize', () => {
+  it('validates and passes on the normalised value, and sizes it after normalising', async () => {
+    const fullWidth = await check(NormalizedDto, { name: ' ａｂｃ ' });
+    expect(fullWidth.instance.name).toBe('abc');
+    expect(fullWidth.messages).toEqual({});
+    // U+FDFA is one character that NFKC spells out in 18.
+    expect((await check(NormalizedDto, { name: '\ufdfa' })).messages).toEqual({ name: ['Ensure this field has no more than 5 characters.'] });
+  });
+});
+
 describe('EmailField decorator', () => {
-  it('accepts an address and trims it', async () => {
+  it('accepts an address, trims it and lower-cases it (as it is stored)', async () => {
     const { instance, messages } = await check(EmailDto, { email: ' Alice@Example.com ' });
-    expect(instance.email).toBe('Alice@Example.com');
+    expect(instance.email).toBe('alice@example.com');
     expect(messages).toEqual({});
+  });
+
+  it('sizes the lower-cased address: İ lower-cases to two characters', async () => {
+    const email = `${'a'.repeat(60)}@${`${'b'.repeat(60)}.`.repeat(2)}${'İ'.repeat(60)}.io`;
+    expect(email.length).toBeLessThanOrEqual(EMAIL_MAX_LENGTH);
+    expect((await check(EmailDto, { email })).messages).toEqual({ email: [`Ensure this field has no more than ${EMAIL_MAX_LENGTH} characters.`] });
+  });
+
+  it('a lone surrogate is a 400, not a crash of the address check', async () => {
+    expect((await check(EmailDto, { email: 'a\ud800@example.com' })).messages).toEqual({ email: ['Surrogate characters are not allowed: U+D800.'] });
   });
 
   it('refuses something that is not an address', async () => {
