@@ -7,11 +7,12 @@ import type { DatabaseConfig } from '../config/database.config.js';
 import { OutboxMessage } from '../jobs/outbox-message.entity.js';
 import { BlacklistedToken } from '../session/blacklisted-token.entity.js';
 import { Session } from '../session/session.entity.js';
+import { LoginIdentifier } from '../users/login-identifier.entity.js';
 import { User } from '../users/user.entity.js';
 import { TypeOrmLogger } from './typeorm-logger.js';
 
 /** Every entity of the service. A new entity is added here and gets a migration in migrations/. */
-export const ENTITIES = [User, Session, BlacklistedToken, OutboxMessage];
+export const ENTITIES = [User, LoginIdentifier, Session, BlacklistedToken, OutboxMessage];
 
 /** Compiled migrations: dist/database/ → dist/migrations/*.js (see tsconfig.migrations.json). */
 const COMPILED_MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), '..', 'migrations', '*.js');

@@ -10,7 +10,7 @@ export const RedisKeys = {
   userState: (userId: number) => `ustate:{${userId}}`,
   /** A blacklisted refresh token id. */
   blacklistedJti: (userId: number, jti: string) => `bl:{${userId}}:${jti}`,
-  /** The Django system's user lookup cache key: login identifier → user id. */
+  /** The Django system's user lookup cache key: login identifier (as `loginKey` spells it) → user id. */
   userLookup: (identifier: string) => `user_lookup:${identifier}`,
   /**
    * Per-user GET response cache (the user id is part of the key, so no response crosses users).

@@ -5,9 +5,11 @@ import type { Cache } from 'cache-manager';
 import { type DataSource, type EntityManager, QueryFailedError } from 'typeorm';
 import { ReplicaReader } from '../database/replica-reader.service.js';
 import { RedisKeys } from '../redis/redis-keys.js';
+import { loginKey, normalizeUsername } from './login-identifier.js';
+import { LoginIdentifier } from './login-identifier.entity.js';
 import { User } from './user.entity.js';
 
-/** The Django system's TTL for `user_lookup:<username or e-mail>`. */
+/** The Django system's TTL for `user_lookup:<username or e-mail>` (here keyed by `loginKey`). */
 export const USER_LOOKUP_TTL_MS = 5 * 60 * 1000;
 export const ME_ROUTE = '/api/me/';
 /** last_login writes of this window go to PostgreSQL in one UPDATE. */
@@ -43,27 +45,36 @@ export class UsersService implements OnModuleDestroy {
     @Inject(CACHE_MANAGER) private readonly cache: Cache,
   ) {}
 
-  /** Which of username / e-mail are already taken (primary: this decides a registration). */
+  /**
+   * Which of username / e-mail are already taken as a login identifier by anyone — a username equal
+   * to another account's e-mail address counts (primary: this decides a registration). Only a
+   * courtesy that reports every problem at once: the `login_identifiers` primary key decides races.
+   */
   async findTakenFields(username: string, email: string): Promise<Array<'username' | 'email'>> {
-    const rows: Array<{ username: string; email: string }> = await this.dataSource.query(
-      'SELECT username, email FROM users WHERE username = $1 OR email = $2',
-      [username, email.toLowerCase()],
+    const keys = { username: loginKey(username), email: loginKey(email) };
+    const rows: Array<{ identifier: string }> = await this.dataSource.query(
+      'SELECT identifier FROM login_identifiers WHERE identifier = ANY($1::text[])',
+      [[keys.username, keys.email]],
     );
-    const taken: Array<'username' | 'email'> = [];
-    if (rows.some((row) => row.username === username)) taken.push('username');
-    if (rows.some((row) => row.email === email.toLowerCase())) taken.push('email');
-    return taken;
+    const taken = new Set(rows.map((row) => row.identifier));
+    return (['username', 'email'] as const).filter((field) => taken.has(keys[field]));
   }
 
-  /** Inserts a user; a concurrent duplicate surfaces as DuplicateUserError, never as a 500. */
+  /**
+   * Inserts a user and its login identifiers (username and e-mail, keyed by `loginKey`; one row when
+   * they are the same string). A concurrent registration that took the same name, address or
+   * identifier surfaces as DuplicateUserError naming the field, never as a 500: the caller's
+   * transaction then rolls the user back.
+   */
   async create(input: NewUser, manager: EntityManager = this.dataSource.manager): Promise<User> {
     const user = manager.create(User, {
-      username: input.username,
+      username: normalizeUsername(input.username),
       email: input.email.toLowerCase(),
       passwordHash: input.passwordHash,
     });
+    let saved: User;
     try {
-      return await manager.save(User, user);
+      saved = await manager.save(User, user);
     } catch (error) {
       if (error instanceof QueryFailedError && (error.driverError as { code?: string }).code === UNIQUE_VIOLATION) {
         const constraint = (error.driverError as { constraint?: string }).constraint ?? '';
@@ -71,30 +82,55 @@ export class UsersService implements OnModuleDestroy {
       }
       throw error;
     }
+    const wanted = new Map<string, 'username' | 'email'>([[loginKey(saved.username), 'username']]);
+    if (!wanted.has(loginKey(saved.email))) wanted.set(loginKey(saved.email), 'email');
+    // Sorted, so two registrations that want each other's identifiers lock them in the same order
+    // (one waits for the other) instead of deadlocking. ON CONFLICT DO NOTHING waits for a
+    // concurrent insert of the same key to commit or roll back, then reports whether it lost.
+    const rows = [...wanted].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const inserted: Array<{ identifier: string }> = await manager.query(
+      `INSERT INTO login_identifiers (identifier, user_id, kind)
+       SELECT identifier, $1, kind FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS wanted (identifier, kind, position)
+        ORDER BY position
+       ON CONFLICT (identifier) DO NOTHING
+       RETURNING identifier`,
+      [saved.id, rows.map(([identifier]) => identifier), rows.map(([, kind]) => kind)],
+    );
+    const got = new Set(inserted.map((row) => row.identifier));
+    const lost = rows.filter(([identifier]) => !got.has(identifier));
+    if (lost.length > 0) {
+      // One row for a username that is its own e-mail address: losing it loses both fields.
+      const fields = rows.length === 1 ? ['username', 'email'] : lost.map(([, kind]) => kind);
+      throw new DuplicateUserError((['username', 'email'] as const).filter((field) => fields.includes(field)));
+    }
+    return saved;
   }
 
   /**
-   * The user a login identifier (username, or e-mail in any case) names. An exact username match
-   * wins over an e-mail match. Uses the `user_lookup:` cache for the id, then reads the row from the
-   * primary, so a stale cache entry can never log someone into another account.
+   * The user a login identifier names (a username, or an e-mail address in any case), through the
+   * `login_identifiers` table: one identifier, one account. The `user_lookup:` cache only remembers
+   * the id; the row is then read from the primary together with a check that this account still owns
+   * the identifier, so a stale or foreign cache entry can never send an identifier to another account.
    */
   async findByLoginIdentifier(identifier: string): Promise<User | null> {
-    const cachedId = await this.cache.get<number>(RedisKeys.userLookup(identifier)).catch(() => undefined);
+    const key = loginKey(identifier);
+    const cachedId = await this.cache.get<number>(RedisKeys.userLookup(key)).catch(() => undefined);
     if (typeof cachedId === 'number') {
-      const user = await this.findById(cachedId);
-      if (user && (user.username === identifier || user.email === identifier.toLowerCase())) return user;
+      const user = await this.dataSource
+        .getRepository(User)
+        .createQueryBuilder('user')
+        .innerJoin(LoginIdentifier, 'li', 'li.userId = user.id AND li.identifier = :key', { key })
+        .where('user.id = :id', { id: cachedId })
+        .getOne();
+      if (user) return user;
     }
     const user = await this.dataSource
       .getRepository(User)
       .createQueryBuilder('user')
-      .where('user.username = :identifier OR user.email = :email', { identifier, email: identifier.toLowerCase() })
-      .orderBy('CASE WHEN user.username = :identifier THEN 0 ELSE 1 END')
-      .limit(1)
+      .innerJoin(LoginIdentifier, 'li', 'li.userId = user.id')
+      .where('li.identifier = :key', { key })
       .getOne();
-    if (user) {
-      const key = user.username === identifier ? user.username : user.email;
-      await this.cache.set(RedisKeys.userLookup(key), user.id, USER_LOOKUP_TTL_MS).catch(() => undefined);
-    }
+    if (user) await this.cache.set(RedisKeys.userLookup(key), user.id, USER_LOOKUP_TTL_MS).catch(() => undefined);
     return user;
   }
 
@@ -166,13 +202,13 @@ export class UsersService implements OnModuleDestroy {
    */
   async invalidate(user: Pick<User, 'id' | 'username' | 'email'>, previous?: Pick<User, 'username' | 'email'>): Promise<void> {
     const keys = new Set([
-      RedisKeys.userLookup(user.username),
-      RedisKeys.userLookup(user.email),
+      RedisKeys.userLookup(loginKey(user.username)),
+      RedisKeys.userLookup(loginKey(user.email)),
       RedisKeys.response(user.id, ME_ROUTE),
     ]);
     if (previous) {
-      keys.add(RedisKeys.userLookup(previous.username));
-      keys.add(RedisKeys.userLookup(previous.email));
+      keys.add(RedisKeys.userLookup(loginKey(previous.username)));
+      keys.add(RedisKeys.userLookup(loginKey(previous.email)));
     }
     await Promise.all([...keys].map((key) => this.cache.del(key).catch(() => false)));
   }
