@@ -2,6 +2,7 @@ import { Body, Controller, HttpCode, HttpStatus, Post } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiOkResponse, ApiResetContentResponse, ApiTags } from '@nestjs/swagger';
 import { Authenticated } from '../common/decorators/authenticated.decorator.js';
 import type { AuthenticatedUser } from '../common/decorators/authenticated-user.js';
+import { Client, type RequestClient } from '../common/decorators/client.decorator.js';
 import { CurrentUser } from '../common/decorators/current-user.decorator.js';
 import { RateLimit } from '../rate-limit/rate-limit.guard.js';
 import { AccountService } from './account.service.js';
@@ -20,8 +21,8 @@ export class AccountController {
   @RateLimit('password')
   @ApiOkResponse({ type: EmptyDto, description: 'Password changed; every other session of the user ended' })
   @ApiBadRequestResponse({ description: '{"old_password": [...]} or {"new_password": [...]}' })
-  async changePassword(@CurrentUser() caller: AuthenticatedUser, @Body() body: PasswordChangeDto): Promise<EmptyDto> {
-    await this.account.changePassword(caller, body.old_password, body.new_password);
+  async changePassword(@CurrentUser() caller: AuthenticatedUser, @Body() body: PasswordChangeDto, @Client() client: RequestClient): Promise<EmptyDto> {
+    await this.account.changePassword(caller, body.old_password, body.new_password, client);
     return {};
   }
 

@@ -1,9 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import type { AuthenticatedUser } from '../common/decorators/authenticated-user.js';
+import type { RequestClient } from '../common/decorators/client.decorator.js';
 import { drfValidationError } from '../common/http/drf-errors.js';
 import { RateLimitService } from '../rate-limit/rate-limit.service.js';
 import { RevocationStore } from '../session/revocation-store.service.js';
 import { type RevocationReason, SessionsService } from '../session/sessions.service.js';
+import { loginKey } from '../users/login-identifier.js';
 import { PasswordHasher } from '../users/password/password-hasher.service.js';
 import { validatePassword } from '../users/password/password-validators.js';
 import type { User } from '../users/user.entity.js';
@@ -31,17 +33,18 @@ export class AccountService {
     if (problems.length > 0) throw drfValidationError({ [field]: problems });
   }
 
-  /** Changes the caller's password; every other session ends, the caller's continues. */
-  async changePassword(caller: AuthenticatedUser, oldPassword: string, newPassword: string): Promise<void> {
+  /**
+   * Changes the caller's password; every other session ends, the caller's continues. The old
+   * password is a password check like a login's (a stolen access token must not buy unlimited
+   * guesses): it takes its point of the login budgets of the caller's username first.
+   */
+  async changePassword(caller: AuthenticatedUser, oldPassword: string, newPassword: string, client: RequestClient): Promise<void> {
     const user = await this.users.findById(caller.id);
     if (!user) throw drfValidationError({ old_password: [WRONG_OLD_PASSWORD] });
-    const account = `user:${user.id}`;
-    await this.limits.assertAccountNotLocked(account);
+    const attempt = await this.limits.takeLoginAttempt(loginKey(user.username), client.ip);
     const { ok } = await this.hasher.verify(user.passwordHash, oldPassword);
-    if (!ok) {
-      await this.limits.recordAccountFailure(account);
-      throw drfValidationError({ old_password: [WRONG_OLD_PASSWORD] });
-    }
+    if (!ok) throw drfValidationError({ old_password: [WRONG_OLD_PASSWORD] });
+    await attempt.succeeded();
     this.assertAcceptablePassword(newPassword, user, 'new_password');
     await this.setPassword(user, newPassword, caller.sid, 'password_change');
   }

@@ -4,7 +4,7 @@ import type { RequestClient } from '../common/decorators/client.decorator.js';
 import { DrfException, throttled } from '../common/http/drf-errors.js';
 import { readMailConfig } from '../config/mail.config.js';
 import type { OutboxService } from '../jobs/outbox.service.js';
-import type { RateLimitService } from '../rate-limit/rate-limit.service.js';
+import type { LoginAttempt, RateLimitService } from '../rate-limit/rate-limit.service.js';
 import type { RevocationStore, UserSnapshot } from '../session/revocation-store.service.js';
 import type { RefreshHead, SessionsService } from '../session/sessions.service.js';
 import type { PasswordHasher } from '../users/password/password-hasher.service.js';
@@ -54,7 +54,7 @@ function makeUser(overrides: Partial<User> = {}): User {
   };
 }
 
-function setup(options: { user: User | null; verify?: { ok: boolean; needsRehash: boolean }; allowUnverifiedLogin?: boolean; failures?: number }) {
+function setup(options: { user: User | null; verify?: { ok: boolean; needsRehash: boolean }; allowUnverifiedLogin?: boolean }) {
   const head: RefreshHead = { sessionId: SESSION_ID, userId: 42, jti: 'a'.repeat(32), iat: 1_700_000_000, exp: 1_700_086_400 };
   const fns = {
     findByLoginIdentifier: jest.fn<AsyncFn<[string], User | null>>().mockResolvedValue(options.user),
@@ -72,10 +72,14 @@ function setup(options: { user: User | null; verify?: { ok: boolean; needsRehash
       token: 'access-token',
       claims: { token_type: 'access', exp: 1_700_000_300, iat: 1_700_000_000, jti: 'b'.repeat(32), user_id: userId, sid: sessionId },
     })),
-    assertAccountNotLocked: jest.fn<AsyncFn<[string], number>>().mockResolvedValue(options.failures ?? 0),
-    recordAccountFailure: jest.fn<AsyncFn<[string], void>>().mockResolvedValue(undefined),
-    clearAccountFailures: jest.fn<AsyncFn<[string], void>>().mockResolvedValue(undefined),
+    succeeded: jest.fn<AsyncFn<[], void>>().mockResolvedValue(undefined),
+    takeLoginAttempt: jest.fn<AsyncFn<[string, string | null], LoginAttempt>>(),
   };
+  fns.takeLoginAttempt.mockImplementation(async () => {
+    // The point is taken before this login looks anything up.
+    expect(fns.findByLoginIdentifier.mock.calls.length).toBe(fns.takeLoginAttempt.mock.calls.length - 1);
+    return { succeeded: fns.succeeded };
+  });
   const mail = {
     ...readMailConfig({ NODE_ENV: 'test' }),
     allowUnverifiedLogin: options.allowUnverifiedLogin ?? true,
@@ -90,11 +94,7 @@ function setup(options: { user: User | null; verify?: { ok: boolean; needsRehash
     strictFake<SessionsService>('sessions', { create: fns.createSession }),
     strictFake<RevocationStore>('revocation', { putUserState: fns.putUserState }),
     strictFake<TokensService>('tokens', { refreshTokenFor: fns.refreshTokenFor, issueAccess: fns.issueAccess }),
-    strictFake<RateLimitService>('limits', {
-      assertAccountNotLocked: fns.assertAccountNotLocked,
-      recordAccountFailure: fns.recordAccountFailure,
-      clearAccountFailures: fns.clearAccountFailures,
-    }),
+    strictFake<RateLimitService>('limits', { takeLoginAttempt: fns.takeLoginAttempt }),
     strictFake<OutboxService>('outbox'),
     strictFake<DataSource>('dataSource'),
     mail,
@@ -138,9 +138,9 @@ describe('AuthService.login', () => {
     // The revocation store learns the user is active with no cutoff, so the guard needs no Postgres read.
     expect(fns.putUserState).toHaveBeenCalledWith(42, user);
     expect(fns.recordLoginInBackground).toHaveBeenCalledWith(42);
-    expect(fns.recordAccountFailure).not.toHaveBeenCalled();
-    // No earlier failures: nothing to reset (no Redis command spent on it).
-    expect(fns.clearAccountFailures).not.toHaveBeenCalled();
+    // The point of the login budgets was taken first (by the identifier, from this address) and given back.
+    expect(fns.takeLoginAttempt).toHaveBeenCalledWith('alice', '203.0.113.9');
+    expect(fns.succeeded).toHaveBeenCalledTimes(1);
     expect(fns.burn).not.toHaveBeenCalled();
     expect(fns.setPasswordHash).not.toHaveBeenCalled();
     expect(fns.hash).not.toHaveBeenCalled();
@@ -153,11 +153,6 @@ describe('AuthService.login', () => {
     expect(fns.putUserState).toHaveBeenCalledWith(42, expect.objectContaining({ isActive: true, tokensValidAfter: new Date('2025-03-01T12:00:00.900Z') }));
   });
 
-  it('resets the failure count of an account that had failed attempts (no lock-out of users who mistype now and then)', async () => {
-    const { service, fns } = setup({ user: makeUser(), failures: 2 });
-    await service.login('alice', PASSWORD, client);
-    expect(fns.clearAccountFailures).toHaveBeenCalledWith('user:42');
-  });
 
   it('stores a new hash of the password when the stored one needs a rehash (e.g. Django pbkdf2)', async () => {
     const user = makeUser({ passwordHash: 'pbkdf2_sha256$600000$salt$hash' });
@@ -182,19 +177,20 @@ describe('AuthService.login', () => {
     expect(fns.burn).toHaveBeenCalledTimes(1);
     expect(fns.burn).toHaveBeenCalledWith(PASSWORD);
     expect(fns.verify).not.toHaveBeenCalled();
-    expect(fns.recordAccountFailure).toHaveBeenCalledTimes(1);
+    // The same point as for a known account, kept.
+    expect(fns.takeLoginAttempt).toHaveBeenCalledTimes(1);
+    expect(fns.succeeded).not.toHaveBeenCalled();
     expect(fns.createSession).not.toHaveBeenCalled();
     expect(fns.issueAccess).not.toHaveBeenCalled();
     expect(fns.refreshTokenFor).not.toHaveBeenCalled();
   });
 
-  it('counts failures of an unknown identifier case-insensitively (one budget per identifier)', async () => {
+  it('keys the budgets by the identifier as typed, normalised: an address in any case, a username in NFKC', async () => {
     const { service, fns } = setup({ user: null });
     await expectNoActiveAccount(service.login('Nobody@Example.com', PASSWORD, client));
     await expectNoActiveAccount(service.login('nobody@example.com', PASSWORD, client));
-    const [first, second] = fns.recordAccountFailure.mock.calls.map(([account]) => account);
-    expect(first).toBe(second);
-    expect(fns.assertAccountNotLocked.mock.calls[0][0]).toBe(first);
+    await expectNoActiveAccount(service.login('ａｌｉｃｅ', PASSWORD, client));
+    expect(fns.takeLoginAttempt.mock.calls.map(([identifier]) => identifier)).toEqual(['nobody@example.com', 'nobody@example.com', 'alice']);
   });
 
   it('a wrong password: same answer, the failure is recorded against the account, no session', async () => {
@@ -203,19 +199,18 @@ describe('AuthService.login', () => {
     await expectNoActiveAccount(service.login('alice', 'wrong password', client));
 
     expect(fns.verify).toHaveBeenCalledWith(STORED_HASH, 'wrong password');
-    expect(fns.recordAccountFailure).toHaveBeenCalledTimes(1);
+    expect(fns.takeLoginAttempt).toHaveBeenCalledTimes(1);
+    expect(fns.succeeded).not.toHaveBeenCalled(); // the point stays taken
     expect(fns.createSession).not.toHaveBeenCalled();
     expect(fns.setPasswordHash).not.toHaveBeenCalled();
     expect(fns.recordLoginInBackground).not.toHaveBeenCalled();
   });
 
-  it('records failures by account, so the username and the e-mail share one budget', async () => {
+  it('the username and the e-mail of one account have budgets of their own (a 429 does not link them)', async () => {
     const { service, fns } = setup({ user: makeUser(), verify: { ok: false, needsRehash: false } });
     await expectNoActiveAccount(service.login('alice', 'wrong', client));
-    await expectNoActiveAccount(service.login('alice@example.com', 'wrong', client));
-    const accounts = fns.recordAccountFailure.mock.calls.map(([account]) => account);
-    expect(accounts).toHaveLength(2);
-    expect(accounts[0]).toBe(accounts[1]);
+    await expectNoActiveAccount(service.login('Alice@Example.com', 'wrong', client));
+    expect(fns.takeLoginAttempt.mock.calls.map(([identifier]) => identifier)).toEqual(['alice', 'alice@example.com']);
   });
 
   it('a wrong password that would also need a rehash does not store anything', async () => {
@@ -243,6 +238,9 @@ describe('AuthService.login', () => {
 
     expect(fns.createSession).not.toHaveBeenCalled();
     expect(fns.issueAccess).not.toHaveBeenCalled();
+    // The right password of an unverified (or inactive) account keeps its point, as a wrong one
+    // does: giving it back would tell an attacker the guess was right.
+    expect(fns.succeeded).not.toHaveBeenCalled();
   });
 
   it('ALLOW_UNVERIFIED_LOGIN=false still lets a verified user in', async () => {
@@ -257,24 +255,24 @@ describe('AuthService.login', () => {
     expect(fns.createSession).toHaveBeenCalledTimes(1);
   });
 
-  it('a locked account: the 429 passes through and no password is checked', async () => {
+  it('a locked account: the 429 passes through, nothing is looked up and no password is checked', async () => {
     const { service, fns } = setup({ user: makeUser() });
     const locked = throttled(120);
-    fns.assertAccountNotLocked.mockRejectedValue(locked);
+    fns.takeLoginAttempt.mockRejectedValue(locked);
 
     await expect(service.login('alice', PASSWORD, client)).rejects.toBe(locked);
 
+    expect(fns.findByLoginIdentifier).not.toHaveBeenCalled();
     expect(fns.verify).not.toHaveBeenCalled();
     expect(fns.burn).not.toHaveBeenCalled();
     expect(fns.hash).not.toHaveBeenCalled();
-    expect(fns.recordAccountFailure).not.toHaveBeenCalled();
     expect(fns.createSession).not.toHaveBeenCalled();
   });
 
   it('a locked unknown identifier: the 429 passes through and nothing is hashed', async () => {
     const { service, fns } = setup({ user: null });
     const locked = throttled(30);
-    fns.assertAccountNotLocked.mockRejectedValue(locked);
+    fns.takeLoginAttempt.mockRejectedValue(locked);
 
     const error = await rejectionOf(service.login('ghost', PASSWORD, client));
     expect(error).toBe(locked);

@@ -12,6 +12,7 @@ import { RateLimitService } from '../rate-limit/rate-limit.service.js';
 import { RevocationStore } from '../session/revocation-store.service.js';
 import { SessionsService } from '../session/sessions.service.js';
 import type { RegisterDto } from './dto/register.dto.js';
+import { loginKey } from '../users/login-identifier.js';
 import { PasswordHasher } from '../users/password/password-hasher.service.js';
 import { validatePassword } from '../users/password/password-validators.js';
 import type { User } from '../users/user.entity.js';
@@ -71,31 +72,28 @@ export class AuthService {
 
   /**
    * Logs in with a username or an e-mail address. A wrong password, an unknown user and an inactive
-   * account all get the same answer, after the same amount of work (an argon2 verify).
+   * account all get the same answer, after the same amount of work (an argon2 verify), and cost the
+   * same point of the login budgets — taken before anything is looked up or checked, and given back
+   * only for a login that succeeds (see RateLimitService.takeLoginAttempt).
    */
   async login(identifier: string, password: string, client: RequestClient): Promise<TokenPair> {
+    const attempt = await this.limits.takeLoginAttempt(loginKey(identifier), client.ip);
     const user = await this.users.findByLoginIdentifier(identifier);
-    // Failed attempts count per account (by id, so username and e-mail share one budget).
-    const account = user ? `user:${user.id}` : `ident:${identifier.toLowerCase()}`;
-    const earlierFailures = await this.limits.assertAccountNotLocked(account);
     if (!user) {
       await this.hasher.burn(password);
-      await this.limits.recordAccountFailure(account);
       throw noActiveAccount();
     }
     const { ok, needsRehash } = await this.hasher.verify(user.passwordHash, password);
-    if (!ok || !user.isActive) {
-      await this.limits.recordAccountFailure(account);
-      throw noActiveAccount();
-    }
+    if (!ok || !user.isActive) throw noActiveAccount();
     // Unconfirmed addresses may log in unless ALLOW_UNVERIFIED_LOGIN=false (then: as if inactive).
+    // The point stays taken, as for a wrong password: giving it back would tell the password was right.
     if (!this.mail.allowUnverifiedLogin && !user.emailVerifiedAt) throw noActiveAccount();
-    if (earlierFailures > 0) await this.limits.clearAccountFailures(account);
     if (needsRehash) {
       // e.g. a Django pbkdf2_sha256 hash: upgrade it to argon2id now that we know the password.
       await this.users.setPasswordHash(user, await this.hasher.hash(password));
     }
     const pair = await this.openSession(user, client);
+    await attempt.succeeded();
     this.users.recordLoginInBackground(user.id);
     return pair;
   }

@@ -352,19 +352,35 @@ describe('readRedisConfig', () => {
 
 describe('readRateLimitConfig', () => {
   it('has the documented defaults', () => {
-    expect(readRateLimitConfig({})).toEqual({ enabled: true, ipPerMinute: 30, accountFailures: 10 });
+    expect(readRateLimitConfig({})).toEqual({
+      enabled: true,
+      ipPerMinute: 30,
+      loginAccountIpAttempts: 10,
+      loginAccountAttempts: 50,
+      loginWindowSeconds: 900,
+    });
   });
 
   it('reads the variables', () => {
     expect(
-      readRateLimitConfig({ RATE_LIMIT_ENABLED: 'false', RATE_LIMIT_IP_PER_MINUTE: '100', RATE_LIMIT_ACCOUNT_FAILURES: '3' }),
-    ).toEqual({ enabled: false, ipPerMinute: 100, accountFailures: 3 });
+      readRateLimitConfig({
+        RATE_LIMIT_ENABLED: 'false',
+        RATE_LIMIT_IP_PER_MINUTE: '100',
+        RATE_LIMIT_LOGIN_ACCOUNT_IP_ATTEMPTS: '3',
+        RATE_LIMIT_LOGIN_ACCOUNT_ATTEMPTS: '100',
+        RATE_LIMIT_LOGIN_WINDOW_SECONDS: '3600',
+      }),
+    ).toEqual({ enabled: false, ipPerMinute: 100, loginAccountIpAttempts: 3, loginAccountAttempts: 100, loginWindowSeconds: 3600 });
   });
 
   it.each<[string, Env]>([
     ['RATE_LIMIT_ENABLED', { RATE_LIMIT_ENABLED: 'perhaps' }],
     ['RATE_LIMIT_IP_PER_MINUTE', { RATE_LIMIT_IP_PER_MINUTE: '0' }],
-    ['RATE_LIMIT_ACCOUNT_FAILURES', { RATE_LIMIT_ACCOUNT_FAILURES: 'ten' }],
+    ['RATE_LIMIT_LOGIN_ACCOUNT_IP_ATTEMPTS', { RATE_LIMIT_LOGIN_ACCOUNT_IP_ATTEMPTS: 'ten' }],
+    // NIST SP 800-63B: at most 100 failed attempts on one account.
+    ['RATE_LIMIT_LOGIN_ACCOUNT_ATTEMPTS', { RATE_LIMIT_LOGIN_ACCOUNT_ATTEMPTS: '101' }],
+    ['RATE_LIMIT_LOGIN_ACCOUNT_ATTEMPTS', { RATE_LIMIT_LOGIN_ACCOUNT_ATTEMPTS: '0' }],
+    ['RATE_LIMIT_LOGIN_WINDOW_SECONDS', { RATE_LIMIT_LOGIN_WINDOW_SECONDS: '10' }],
   ])('refuses a bad %s', (variable, env) => {
     expectRefused(() => readRateLimitConfig(env), variable);
   });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
@@ -8,7 +9,18 @@ import { RedisService } from '../redis/redis.service.js';
 /** Route groups with their own per-IP budget. */
 export type RateLimitGroup = 'login' | 'register' | 'refresh' | 'password';
 
-const ACCOUNT_WINDOW_SECONDS = 15 * 60;
+/** A password check that holds one point of each login budget; a success gives them back. */
+export interface LoginAttempt {
+  succeeded(): Promise<void>;
+}
+
+const NOTHING_HELD: LoginAttempt = { succeeded: async () => undefined };
+
+/**
+ * Redis key part for a value that must not sit in Redis in clear (an identifier, an address):
+ * 128 bits of its SHA-256.
+ */
+export const keyDigest = (value: string) => createHash('sha256').update(value).digest('hex').slice(0, 32);
 
 /**
  * Brute-force limits kept in Redis, so they hold across all web instances (rate-limiter-flexible,
@@ -18,7 +30,8 @@ const ACCOUNT_WINDOW_SECONDS = 15 * 60;
 @Injectable()
 export class RateLimitService {
   private readonly perIp = new Map<RateLimitGroup, RateLimiterAbstract>();
-  private readonly accountFailures: RateLimiterAbstract;
+  private readonly loginPerAccountAndIp: RateLimiterAbstract;
+  private readonly loginPerAccount: RateLimiterAbstract;
 
   constructor(
     redis: RedisService,
@@ -36,7 +49,8 @@ export class RateLimitService {
     for (const group of ['login', 'register', 'refresh', 'password'] as const) {
       this.perIp.set(group, limiter(`rl:ip:${group}`, config.ipPerMinute, 60));
     }
-    this.accountFailures = limiter('rl:acct', config.accountFailures, ACCOUNT_WINDOW_SECONDS);
+    this.loginPerAccountAndIp = limiter('rl:acct-ip', config.loginAccountIpAttempts, config.loginWindowSeconds);
+    this.loginPerAccount = limiter('rl:acct', config.loginAccountAttempts, config.loginWindowSeconds);
   }
 
   /** Counts one request of `group` from `ip`; throws 429 with Retry-After past the budget. */
@@ -50,27 +64,41 @@ export class RateLimitService {
   }
 
   /**
-   * Throws 429 when an account has had too many failed attempts (checked before the password);
-   * otherwise returns how many it has had, so a success only resets a count that exists.
+   * Takes one point from each login budget of `identifier` — the tight one of (identifier, client
+   * IP), then the looser one of the identifier — before any password is checked, in one atomic
+   * Redis step each, so however many requests run at once on however many instances, no more
+   * passwords are judged than the budgets allow. Throws 429 with Retry-After when either is spent
+   * (a point taken from the first is given back when the second refuses: nothing was judged).
+   * The points stay taken for a failure, whether or not the account exists; `succeeded()` gives them
+   * back. The tight budget keeps one client from locking a user out from everywhere.
+   *
+   * `identifier` is the login identifier as typed, normalised (loginKey), never the account it names:
+   * keyed by account, a 429 on the e-mail after guesses on the username would tell an attacker that
+   * the two are one account. Redis sees a digest of it, not the identifier.
    */
-  async assertAccountNotLocked(account: string): Promise<number> {
-    if (!this.config.enabled) return 0;
-    const state = await this.accountFailures.get(account.toLowerCase()).catch(() => null);
-    if (state && state.consumedPoints >= this.config.accountFailures) {
-      throw throttled(Math.max(1, Math.ceil(state.msBeforeNext / 1000)));
+  async takeLoginAttempt(identifier: string, ip: string | null): Promise<LoginAttempt> {
+    if (!this.config.enabled) return NOTHING_HELD;
+    const account = keyDigest(identifier);
+    const accountAndIp = `${account}:${ip ?? 'unknown'}`;
+    try {
+      await this.loginPerAccountAndIp.consume(accountAndIp);
+    } catch (rejection) {
+      throw this.toThrottled(rejection);
     }
-    return state?.consumedPoints ?? 0;
-  }
-
-  /** Records a failed attempt against an account (whether or not it exists: no account probing). */
-  async recordAccountFailure(account: string): Promise<void> {
-    if (!this.config.enabled) return;
-    await this.accountFailures.penalty(account.toLowerCase(), 1).catch(() => undefined);
-  }
-
-  async clearAccountFailures(account: string): Promise<void> {
-    if (!this.config.enabled) return;
-    await this.accountFailures.delete(account.toLowerCase()).catch(() => undefined);
+    try {
+      await this.loginPerAccount.consume(account);
+    } catch (rejection) {
+      await this.loginPerAccountAndIp.reward(accountAndIp).catch(() => undefined);
+      throw this.toThrottled(rejection);
+    }
+    return {
+      succeeded: async () => {
+        await Promise.all([
+          this.loginPerAccountAndIp.reward(accountAndIp).catch(() => undefined),
+          this.loginPerAccount.reward(account).catch(() => undefined),
+        ]);
+      },
+    };
   }
 
   private toThrottled(rejection: unknown) {
