@@ -58,7 +58,11 @@ export class AccountEmailService {
     const user = await this.userForLink('password-reset', uid, token, this.config.passwordResetTimeoutSeconds);
     if (!user || !user.isActive) throw drfFieldError('token', INVALID_RESET_LINK);
     this.account.assertAcceptablePassword(newPassword, user, 'new_password');
-    await this.account.setPassword(user, newPassword, null, 'password_reset');
+    // The update is conditional on the hash the link was checked against: of concurrent confirms of
+    // one link, the first to commit changes it and the others find the link dead.
+    if (!(await this.account.setPassword(user, newPassword, null, 'password_reset'))) {
+      throw drfFieldError('token', INVALID_RESET_LINK);
+    }
   }
 
   private async userForLink(purpose: AccountTokenPurpose, uid: string, token: string, maxAge: number): Promise<User | null> {

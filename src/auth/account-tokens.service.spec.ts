@@ -18,6 +18,7 @@ function makeUser(overrides: Partial<User> = {}): User {
     lastLogin: new Date('2025-05-30T08:00:00Z'),
     emailVerifiedAt: null,
     tokensValidAfter: null,
+    authVersion: 0,
     ...overrides,
   };
 }

@@ -5,7 +5,7 @@ import { DrfException, throttled } from '../common/http/drf-errors.js';
 import { readMailConfig } from '../config/mail.config.js';
 import type { OutboxService } from '../jobs/outbox.service.js';
 import type { LoginAttempt, RateLimitService } from '../rate-limit/rate-limit.service.js';
-import type { RevocationStore, UserSnapshot } from '../session/revocation-store.service.js';
+import type { RevocationStore } from '../session/revocation-store.service.js';
 import type { RefreshHead, SessionsService } from '../session/sessions.service.js';
 import type { PasswordHasher } from '../users/password/password-hasher.service.js';
 import type { User } from '../users/user.entity.js';
@@ -50,6 +50,7 @@ function makeUser(overrides: Partial<User> = {}): User {
     lastLogin: null,
     emailVerifiedAt: new Date('2024-01-02T00:00:00Z'),
     tokensValidAfter: null,
+    authVersion: 0,
     ...overrides,
   };
 }
@@ -58,15 +59,14 @@ function setup(options: { user: User | null; verify?: { ok: boolean; needsRehash
   const head: RefreshHead = { sessionId: SESSION_ID, userId: 42, jti: 'a'.repeat(32), iat: 1_700_000_000, exp: 1_700_086_400 };
   const fns = {
     findByLoginIdentifier: jest.fn<AsyncFn<[string], User | null>>().mockResolvedValue(options.user),
-    setPasswordHash: jest.fn<AsyncFn<[User, string], void>>().mockResolvedValue(undefined),
+    rehashPassword: jest.fn<AsyncFn<[number, string, string], boolean>>().mockResolvedValue(true),
     recordLoginInBackground: jest.fn<(id: number) => void>(),
     verify: jest
       .fn<AsyncFn<[string, string], { ok: boolean; needsRehash: boolean }>>()
       .mockResolvedValue(options.verify ?? { ok: true, needsRehash: false }),
     burn: jest.fn<AsyncFn<[string], void>>().mockResolvedValue(undefined),
     hash: jest.fn<AsyncFn<[string], string>>().mockResolvedValue('$argon2id$new-hash'),
-    createSession: jest.fn<AsyncFn<[number, RequestClient], RefreshHead>>().mockResolvedValue(head),
-    putUserState: jest.fn<AsyncFn<[number, UserSnapshot], boolean>>().mockResolvedValue(true),
+    openIfCurrent: jest.fn<AsyncFn<[number, RequestClient, { passwordHash: string } | { issuedAt: number }], RefreshHead | null>>().mockResolvedValue(head),
     refreshTokenFor: jest.fn<(head: RefreshHead) => string>().mockReturnValue('refresh-token'),
     issueAccess: jest.fn<(userId: number, sessionId: string | undefined) => IssuedAccess>().mockImplementation((userId, sessionId) => ({
       token: 'access-token',
@@ -87,12 +87,12 @@ function setup(options: { user: User | null; verify?: { ok: boolean; needsRehash
   const service = new AuthService(
     strictFake<UsersService>('users', {
       findByLoginIdentifier: fns.findByLoginIdentifier,
-      setPasswordHash: fns.setPasswordHash,
+      rehashPassword: fns.rehashPassword,
       recordLoginInBackground: fns.recordLoginInBackground,
     }),
     strictFake<PasswordHasher>('hasher', { verify: fns.verify, burn: fns.burn, hash: fns.hash }),
-    strictFake<SessionsService>('sessions', { create: fns.createSession }),
-    strictFake<RevocationStore>('revocation', { putUserState: fns.putUserState }),
+    strictFake<SessionsService>('sessions', { openIfCurrent: fns.openIfCurrent }),
+    strictFake<RevocationStore>('revocation'),
     strictFake<TokensService>('tokens', { refreshTokenFor: fns.refreshTokenFor, issueAccess: fns.issueAccess }),
     strictFake<RateLimitService>('limits', { takeLoginAttempt: fns.takeLoginAttempt }),
     strictFake<OutboxService>('outbox'),
@@ -131,26 +131,30 @@ describe('AuthService.login', () => {
 
     expect(fns.findByLoginIdentifier).toHaveBeenCalledWith('alice');
     expect(fns.verify).toHaveBeenCalledWith(STORED_HASH, PASSWORD);
-    expect(fns.createSession).toHaveBeenCalledTimes(1);
-    expect(fns.createSession).toHaveBeenCalledWith(42, client);
+    // The session opens only if the hash that was verified is still the stored one.
+    expect(fns.openIfCurrent).toHaveBeenCalledTimes(1);
+    expect(fns.openIfCurrent).toHaveBeenCalledWith(42, client, { passwordHash: STORED_HASH });
     expect(fns.refreshTokenFor).toHaveBeenCalledWith(head);
     expect(fns.issueAccess).toHaveBeenCalledWith(42, SESSION_ID);
-    // The revocation store learns the user is active with no cutoff, so the guard needs no Postgres read.
-    expect(fns.putUserState).toHaveBeenCalledWith(42, user);
     expect(fns.recordLoginInBackground).toHaveBeenCalledWith(42);
     // The point of the login budgets was taken first (by the identifier, from this address) and given back.
     expect(fns.takeLoginAttempt).toHaveBeenCalledWith('alice', '203.0.113.9');
     expect(fns.succeeded).toHaveBeenCalledTimes(1);
     expect(fns.burn).not.toHaveBeenCalled();
-    expect(fns.setPasswordHash).not.toHaveBeenCalled();
+    expect(fns.rehashPassword).not.toHaveBeenCalled();
     expect(fns.hash).not.toHaveBeenCalled();
   });
 
-  it('passes the user cutoff (tokens_valid_after) to the revocation store', async () => {
-    const user = makeUser({ tokensValidAfter: new Date('2025-03-01T12:00:00.900Z') });
-    const { service, fns } = setup({ user });
-    await service.login('alice', PASSWORD, client);
-    expect(fns.putUserState).toHaveBeenCalledWith(42, expect.objectContaining({ isActive: true, tokensValidAfter: new Date('2025-03-01T12:00:00.900Z') }));
+  it('the password changed (or the account was deactivated) after it was checked: no tokens, the usual answer', async () => {
+    const { service, fns } = setup({ user: makeUser() });
+    fns.openIfCurrent.mockResolvedValue(null);
+
+    await expectNoActiveAccount(service.login('alice', PASSWORD, client));
+
+    expect(fns.issueAccess).not.toHaveBeenCalled();
+    expect(fns.refreshTokenFor).not.toHaveBeenCalled();
+    expect(fns.succeeded).not.toHaveBeenCalled();
+    expect(fns.recordLoginInBackground).not.toHaveBeenCalled();
   });
 
 
@@ -163,10 +167,19 @@ describe('AuthService.login', () => {
       access: 'access-token',
     });
     expect(fns.hash).toHaveBeenCalledWith(PASSWORD);
-    expect(fns.setPasswordHash).toHaveBeenCalledTimes(1);
-    expect(fns.setPasswordHash.mock.calls[0][0]).toBe(user);
-    expect(fns.setPasswordHash.mock.calls[0][1]).toBe('$argon2id$new-hash');
-    expect(fns.createSession).toHaveBeenCalledTimes(1);
+    // Only over the hash that was verified, and the session is then checked against the new one.
+    expect(fns.rehashPassword).toHaveBeenCalledWith(42, 'pbkdf2_sha256$600000$salt$hash', '$argon2id$new-hash');
+    expect(fns.openIfCurrent).toHaveBeenCalledWith(42, client, { passwordHash: '$argon2id$new-hash' });
+  });
+
+  it('a rehash that lost to a concurrent change: the session is checked against the verified hash (and refused)', async () => {
+    const user = makeUser({ passwordHash: 'pbkdf2_sha256$600000$salt$hash' });
+    const { service, fns } = setup({ user, verify: { ok: true, needsRehash: true } });
+    fns.rehashPassword.mockResolvedValue(false);
+    fns.openIfCurrent.mockResolvedValue(null);
+
+    await expectNoActiveAccount(service.login('alice', PASSWORD, client));
+    expect(fns.openIfCurrent).toHaveBeenCalledWith(42, client, { passwordHash: 'pbkdf2_sha256$600000$salt$hash' });
   });
 
   it('an unknown user: burns the same work on the password and answers no_active_account', async () => {
@@ -180,7 +193,7 @@ describe('AuthService.login', () => {
     // The same point as for a known account, kept.
     expect(fns.takeLoginAttempt).toHaveBeenCalledTimes(1);
     expect(fns.succeeded).not.toHaveBeenCalled();
-    expect(fns.createSession).not.toHaveBeenCalled();
+    expect(fns.openIfCurrent).not.toHaveBeenCalled();
     expect(fns.issueAccess).not.toHaveBeenCalled();
     expect(fns.refreshTokenFor).not.toHaveBeenCalled();
   });
@@ -201,8 +214,8 @@ describe('AuthService.login', () => {
     expect(fns.verify).toHaveBeenCalledWith(STORED_HASH, 'wrong password');
     expect(fns.takeLoginAttempt).toHaveBeenCalledTimes(1);
     expect(fns.succeeded).not.toHaveBeenCalled(); // the point stays taken
-    expect(fns.createSession).not.toHaveBeenCalled();
-    expect(fns.setPasswordHash).not.toHaveBeenCalled();
+    expect(fns.openIfCurrent).not.toHaveBeenCalled();
+    expect(fns.rehashPassword).not.toHaveBeenCalled();
     expect(fns.recordLoginInBackground).not.toHaveBeenCalled();
   });
 
@@ -217,7 +230,7 @@ describe('AuthService.login', () => {
     const { service, fns } = setup({ user: makeUser(), verify: { ok: false, needsRehash: true } });
     await expectNoActiveAccount(service.login('alice', 'wrong', client));
     expect(fns.hash).not.toHaveBeenCalled();
-    expect(fns.setPasswordHash).not.toHaveBeenCalled();
+    expect(fns.rehashPassword).not.toHaveBeenCalled();
   });
 
   it('an inactive user with the right password: same answer, no session', async () => {
@@ -226,8 +239,7 @@ describe('AuthService.login', () => {
     await expectNoActiveAccount(service.login('alice', PASSWORD, client));
 
     expect(fns.verify).toHaveBeenCalledTimes(1);
-    expect(fns.createSession).not.toHaveBeenCalled();
-    expect(fns.putUserState).not.toHaveBeenCalled();
+    expect(fns.openIfCurrent).not.toHaveBeenCalled();
     expect(fns.issueAccess).not.toHaveBeenCalled();
   });
 
@@ -236,7 +248,7 @@ describe('AuthService.login', () => {
 
     await expectNoActiveAccount(service.login('alice', PASSWORD, client));
 
-    expect(fns.createSession).not.toHaveBeenCalled();
+    expect(fns.openIfCurrent).not.toHaveBeenCalled();
     expect(fns.issueAccess).not.toHaveBeenCalled();
     // The right password of an unverified (or inactive) account keeps its point, as a wrong one
     // does: giving it back would tell an attacker the guess was right.
@@ -246,13 +258,13 @@ describe('AuthService.login', () => {
   it('ALLOW_UNVERIFIED_LOGIN=false still lets a verified user in', async () => {
     const { service, fns } = setup({ user: makeUser(), allowUnverifiedLogin: false });
     await expect(service.login('alice', PASSWORD, client)).resolves.toEqual({ refresh: 'refresh-token', access: 'access-token' });
-    expect(fns.createSession).toHaveBeenCalledTimes(1);
+    expect(fns.openIfCurrent).toHaveBeenCalledTimes(1);
   });
 
   it('ALLOW_UNVERIFIED_LOGIN=true (the default) lets an unverified user in', async () => {
     const { service, fns } = setup({ user: makeUser({ emailVerifiedAt: null }) });
     await expect(service.login('alice', PASSWORD, client)).resolves.toEqual({ refresh: 'refresh-token', access: 'access-token' });
-    expect(fns.createSession).toHaveBeenCalledTimes(1);
+    expect(fns.openIfCurrent).toHaveBeenCalledTimes(1);
   });
 
   it('a locked account: the 429 passes through, nothing is looked up and no password is checked', async () => {
@@ -266,7 +278,7 @@ describe('AuthService.login', () => {
     expect(fns.verify).not.toHaveBeenCalled();
     expect(fns.burn).not.toHaveBeenCalled();
     expect(fns.hash).not.toHaveBeenCalled();
-    expect(fns.createSession).not.toHaveBeenCalled();
+    expect(fns.openIfCurrent).not.toHaveBeenCalled();
   });
 
   it('a locked unknown identifier: the 429 passes through and nothing is hashed', async () => {

@@ -88,22 +88,29 @@ export class AuthService {
     // Unconfirmed addresses may log in unless ALLOW_UNVERIFIED_LOGIN=false (then: as if inactive).
     // The point stays taken, as for a wrong password: giving it back would tell the password was right.
     if (!this.mail.allowUnverifiedLogin && !user.emailVerifiedAt) throw noActiveAccount();
+    // The session opens only if the hash just verified is still the stored one (SessionsService.openIfCurrent).
+    let checkedHash = user.passwordHash;
     if (needsRehash) {
       // e.g. a Django pbkdf2_sha256 hash: upgrade it to argon2id now that we know the password.
-      await this.users.setPasswordHash(user, await this.hasher.hash(password));
+      const upgraded = await this.hasher.hash(password);
+      if (await this.users.rehashPassword(user.id, user.passwordHash, upgraded)) checkedHash = upgraded;
     }
-    const pair = await this.openSession(user, client);
+    const pair = await this.openSession(user.id, client, { passwordHash: checkedHash });
+    // The password changed (or the account was deactivated) since it was checked: the change wins.
+    if (!pair) throw noActiveAccount();
     await attempt.succeeded();
     this.users.recordLoginInBackground(user.id);
     return pair;
   }
 
-  private async openSession(user: User, client: RequestClient): Promise<TokenPair> {
-    const [head] = await Promise.all([
-      this.sessions.create(user.id, client),
-      this.revocation.putUserState(user.id, user),
-    ]);
-    return { refresh: this.tokens.refreshTokenFor(head), access: this.tokens.issueAccess(user.id, head.sessionId).token };
+  private async openSession(
+    userId: number,
+    client: RequestClient,
+    credential: Parameters<SessionsService['openIfCurrent']>[2],
+  ): Promise<TokenPair | null> {
+    const head = await this.sessions.openIfCurrent(userId, client, credential);
+    if (!head) return null;
+    return { refresh: this.tokens.refreshTokenFor(head), access: this.tokens.issueAccess(userId, head.sessionId).token };
   }
 
   /** Refresh with rotation: the presented refresh token is consumed; see SessionsService.rotate. */
@@ -127,9 +134,9 @@ export class AuthService {
    */
   private async adoptLegacyRefresh(claims: TokenClaims, client: RequestClient): Promise<{ access: string; refresh: string }> {
     if (!(await this.sessions.blacklist(claims.user_id, claims.jti, claims.exp))) throw tokenNotValid('Token is blacklisted');
-    const user = await this.users.findById(claims.user_id);
-    if (!user || !user.isActive) throw tokenNotValid();
-    const pair = await this.openSession(user, client);
+    // Opens only for an active user whose cutoff the token still outlives, checked in the insert itself.
+    const pair = await this.openSession(claims.user_id, client, { issuedAt: claims.iat });
+    if (!pair) throw tokenNotValid();
     return { access: pair.access, refresh: pair.refresh };
   }
 
@@ -164,10 +171,21 @@ export class AuthService {
     if (claims.sid) await this.sessions.revoke(claims.user_id, claims.sid, 'blacklist');
   }
 
-  /** Ends the caller's session at once; a refresh token sent along ends its session too. */
+  /**
+   * Ends the caller's session at once; a refresh token sent along ends its session too. A token of
+   * the Django system has no session to end: its logout moves the user's cutoff for such tokens to
+   * now, so it (and every other sid-less token of the user, down to those issued in this very second)
+   * stops working.
+   */
   async logout(caller: AuthenticatedUser, refresh: string | undefined): Promise<void> {
     if (caller.sid) {
       await this.sessions.revoke(caller.id, caller.sid, 'logout');
+    } else {
+      const state = await this.users.cutOffTokens(caller.id);
+      if (state) {
+        await this.users.invalidate(state);
+        await this.revocation.putUserState(caller.id, state);
+      }
     }
     if (refresh) {
       let claims: TokenClaims | undefined;

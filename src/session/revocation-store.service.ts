@@ -4,9 +4,10 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { epochSeconds, nowSeconds } from '../common/time.js';
 import { authConfig } from '../config/auth.config.js';
+import type { ChainableCommander } from 'ioredis';
 import { RedisKeys } from '../redis/redis-keys.js';
-import { RedisService } from '../redis/redis.service.js';
-import type { User } from '../users/user.entity.js';
+import { type RedisClient, RedisService } from '../redis/redis.service.js';
+import type { UserAuthState } from '../users/user.entity.js';
 import type { Session } from './session.entity.js';
 
 /** Redis mirror of a session row. Short field names: this is read on every authenticated request. */
@@ -30,10 +31,13 @@ export interface UserStateRecord {
   /** is_active */
   a: boolean;
   /**
-   * Cutoff (epoch seconds, 0 when never set): tokens without a session (issued by the Django system)
-   * with an earlier `iat` are dead. Tokens with a session are governed by their session record.
+   * Cutoff (epoch seconds, rounded down; 0 when never set): tokens without a session (issued by the
+   * Django system) with an `iat` up to and including it are dead — a token of the cutoff's own second
+   * too, since `iat` has no finer grain. Tokens with a session are governed by their session record.
    */
   c: number;
+  /** users.auth_version: a record is never replaced by one of a lower version */
+  n: number;
   /** when this record was written, epoch seconds */
   v: number;
 }
@@ -43,12 +47,51 @@ export type RevocationVerdict = 'ok' | 'revoked' | 'user_inactive' | 'user_not_f
 /** What a session record is made of (a Session entity, or a row selected with the same names). */
 export type SessionSnapshot = Pick<Session, 'id' | 'createdAt' | 'lastSeenAt' | 'expiresAt' | 'revokedAt' | 'ip' | 'userAgent'>;
 /** What a user state record is made of. */
-export type UserSnapshot = Pick<User, 'isActive' | 'tokensValidAfter'>;
+export type UserSnapshot = UserAuthState;
 
 /** Session columns under the entity's property names, for raw queries (`s` is the sessions alias). */
 const SESSION_COLUMNS = `s.id, s.created_at AS "createdAt", s.last_seen_at AS "lastSeenAt", s.expires_at AS "expiresAt",
   s.revoked_at AS "revokedAt", s.ip, s.user_agent AS "userAgent"`;
-const USER_COLUMNS = 'u.is_active AS "isActive", u.tokens_valid_after AS "tokensValidAfter"';
+const USER_COLUMNS = 'u.is_active AS "isActive", u.tokens_valid_after AS "tokensValidAfter", u.auth_version AS "authVersion"';
+
+/**
+ * Compare-and-set writes of the records, as Lua scripts (one atomic step in Redis; each touches one
+ * key, so they run on Redis Cluster too). A user state record is not replaced by one of a lower
+ * auth version; a session record that says revoked is not set back to active. So a request that
+ * read its data before a credential change cannot, by writing late, undo what the change wrote.
+ * Both answer 1 when they wrote, 0 when the record in place won.
+ */
+const PUT_USER_STATE_LUA = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, record = pcall(cjson.decode, current)
+  if ok and type(record) == 'table' and type(record.n) == 'number' and record.n > tonumber(ARGV[2]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+return 1`;
+
+const PUT_SESSION_LUA = `
+if ARGV[2] == 'active' then
+  local current = redis.call('GET', KEYS[1])
+  if current then
+    local ok, record = pcall(cjson.decode, current)
+    if ok and type(record) == 'table' and record.s == 'revoked' then
+      return 0
+    end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+return 1`;
+
+/** The scripts as ioredis commands (defineCommand), on the client and in pipelines. */
+interface RecordCommands<Result> {
+  authPutUserState(key: string, record: string, version: number, ttlSeconds: number): Result;
+  authPutSession(key: string, record: string, state: SessionRecord['s'], ttlSeconds: number): Result;
+}
+type RecordClient = RedisClient & RecordCommands<Promise<number>>;
+type RecordPipeline = ChainableCommander & RecordCommands<ChainableCommander>;
 
 const RECONCILE_INTERVAL_MS = 1000;
 const RECONCILE_MAX_SESSIONS = 1000;
@@ -66,7 +109,12 @@ function sessionRecordOf(session: SessionSnapshot): SessionRecord {
 }
 
 function userStateOf(user: UserSnapshot): UserStateRecord {
-  return { a: user.isActive, c: user.tokensValidAfter ? epochSeconds(user.tokensValidAfter) : 0, v: nowSeconds() };
+  return {
+    a: user.isActive,
+    c: user.tokensValidAfter ? epochSeconds(user.tokensValidAfter) : 0,
+    n: user.authVersion,
+    v: nowSeconds(),
+  };
 }
 
 /**
@@ -77,6 +125,10 @@ function userStateOf(user: UserSnapshot): UserStateRecord {
  * means "not revoked": it sends the check to PostgreSQL (the truth), which then rebuilds the record.
  * So a FLUSHALL or an empty restart cannot resurrect a revoked token, and a Redis outage turns into
  * PostgreSQL reads rather than errors.
+ *
+ * Writes are compare-and-sets (Lua): a user state record never gives way to one of a lower auth
+ * version, and a revoked session record never to an active one. A request that read the user or its
+ * session before a credential change and writes after it cannot put the old state back.
  *
  * A write that Redis did not take (down, hung past the command timeout, out of memory, paused for
  * writes) may leave a stale record — "active" for a session PostgreSQL says is revoked. Two guards:
@@ -89,12 +141,17 @@ export class RevocationStore implements OnModuleDestroy {
   private readonly logger = new Logger(RevocationStore.name);
   private readonly unsynced = new Set<number>();
   private reconcileTimer: NodeJS.Timeout | undefined;
+  private readonly records: RecordClient;
 
   constructor(
     private readonly redis: RedisService,
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
-  ) {}
+  ) {
+    redis.client.defineCommand('authPutUserState', { numberOfKeys: 1, lua: PUT_USER_STATE_LUA });
+    redis.client.defineCommand('authPutSession', { numberOfKeys: 1, lua: PUT_SESSION_LUA });
+    this.records = redis.client as RecordClient;
+  }
 
   /** One Redis round trip while Redis is healthy and holds fresh records; PostgreSQL otherwise. */
   async check(userId: number, sessionId: string | null, issuedAt: number): Promise<RevocationVerdict> {
@@ -139,7 +196,7 @@ export class RevocationStore implements OnModuleDestroy {
     issuedAt: number,
   ): RevocationVerdict {
     if (!user.a) return 'user_inactive';
-    if (!sessionId && issuedAt < user.c) return 'revoked';
+    if (!sessionId && issuedAt <= user.c) return 'revoked';
     if (sessionId && (!session || session.s !== 'active' || session.e * 1000 < Date.now())) return 'revoked';
     return 'ok';
   }
@@ -184,14 +241,18 @@ export class RevocationStore implements OnModuleDestroy {
     return this.writeSession(userId, session.id, sessionRecordOf(session));
   }
 
-  /** Mirrors a user's active flag and cutoff to Redis (same fallback as putSession). */
+  /**
+   * Mirrors a user's active flag and cutoff to Redis (same fallback as putSession), unless Redis
+   * already holds the state of a later change (a higher auth version).
+   */
   putUserState(userId: number, user: UserSnapshot): Promise<boolean> {
     return this.writeUserState(userId, userStateOf(user));
   }
 
+  /** Returns false when Redis did not take the write (not when a newer record in place won). */
   private async writeSession(userId: number, sessionId: string, record: SessionRecord): Promise<boolean> {
     try {
-      await this.redis.client.set(RedisKeys.session(userId, sessionId), JSON.stringify(record), 'EX', this.ttlFor(record.e));
+      await this.records.authPutSession(RedisKeys.session(userId, sessionId), JSON.stringify(record), record.s, this.ttlFor(record.e));
       return true;
     } catch (error) {
       this.markUnsynced(userId, error as Error);
@@ -201,7 +262,7 @@ export class RevocationStore implements OnModuleDestroy {
 
   private async writeUserState(userId: number, record: UserStateRecord): Promise<boolean> {
     try {
-      await this.redis.client.set(RedisKeys.userState(userId), JSON.stringify(record), 'EX', this.userStateTtl);
+      await this.records.authPutUserState(RedisKeys.userState(userId), JSON.stringify(record), record.n, this.userStateTtl);
       return true;
     } catch (error) {
       this.markUnsynced(userId, error as Error);
@@ -246,15 +307,16 @@ export class RevocationStore implements OnModuleDestroy {
       [userId, this.auth.accessTokenLifetimeSeconds, RECONCILE_MAX_SESSIONS],
     );
     // One user's keys share a hash tag, so this pipeline stays on one Redis Cluster node.
-    const pipeline = this.redis.client.pipeline();
+    const pipeline = this.redis.client.pipeline() as RecordPipeline;
     if (user) {
-      pipeline.set(RedisKeys.userState(userId), JSON.stringify(userStateOf(user)), 'EX', this.userStateTtl);
+      const record = userStateOf(user);
+      pipeline.authPutUserState(RedisKeys.userState(userId), JSON.stringify(record), record.n, this.userStateTtl);
     } else {
       pipeline.del(RedisKeys.userState(userId));
     }
     for (const session of sessions) {
       const record = sessionRecordOf(session);
-      pipeline.set(RedisKeys.session(userId, session.id), JSON.stringify(record), 'EX', this.ttlFor(record.e));
+      pipeline.authPutSession(RedisKeys.session(userId, session.id), JSON.stringify(record), record.s, this.ttlFor(record.e));
     }
     const results = (await pipeline.exec()) ?? [];
     const failed = results.find(([error]) => error);

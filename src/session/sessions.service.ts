@@ -7,7 +7,7 @@ import type { RequestClient } from '../common/decorators/client.decorator.js';
 import { epochSeconds, nowSeconds } from '../common/time.js';
 import { authConfig } from '../config/auth.config.js';
 import { BlacklistedToken } from './blacklisted-token.entity.js';
-import { RevocationStore } from './revocation-store.service.js';
+import { RevocationStore, type UserSnapshot } from './revocation-store.service.js';
 import { Session } from './session.entity.js';
 
 const FOREIGN_KEY_VIOLATION = '23503';
@@ -64,10 +64,26 @@ export class SessionsService {
     @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
   ) {}
 
-  /** Opens a session for a successful login and returns the head of its refresh chain. */
-  async create(userId: number, client: ClientInfo, manager: EntityManager = this.dataSource.manager): Promise<RefreshHead> {
+  /**
+   * Opens a session for a login, and mirrors it and the user's auth state to Redis. Returns the head
+   * of its refresh chain, or null when the credential the caller checked is no longer current.
+   *
+   * A credential change wins, structurally: the session row is inserted by the same statement that
+   * checks, on the user row locked FOR SHARE, that the user is active and that `credential` still
+   * holds — the stored password hash the login verified, or, for a refresh token of the Django system
+   * (no session), a token issued after the user's cutoff. Under READ COMMITTED a password UPDATE that
+   * is in flight makes this statement wait, then re-check the updated row and insert nothing; and one
+   * that comes after must wait for this insert to commit, and then revokes the new session in its own
+   * transaction (AccountService). No login that checked the old password keeps a session.
+   * (It reads `users`, the one place this service does: the check and the insert must be one statement.)
+   */
+  async openIfCurrent(
+    userId: number,
+    client: ClientInfo,
+    credential: { passwordHash: string } | { issuedAt: number },
+  ): Promise<RefreshHead | null> {
     const iat = nowSeconds();
-    const session = manager.create(Session, {
+    const session = this.dataSource.manager.create(Session, {
       id: randomUUID(),
       userId,
       createdAt: new Date(iat * 1000),
@@ -82,8 +98,36 @@ export class SessionsService {
       revokedAt: null,
       revokedReason: null,
     });
-    await manager.insert(Session, session);
-    await this.store.putSession(userId, session);
+    const rows: UserSnapshot[] = await this.dataSource.query(
+      `WITH checked AS (
+         SELECT id, is_active, tokens_valid_after, auth_version FROM users
+          WHERE id = $1 AND is_active
+            AND ($2::text IS NULL OR password = $2)
+            AND ($3::bigint IS NULL OR tokens_valid_after IS NULL OR floor(extract(epoch FROM tokens_valid_after)) < $3)
+          FOR SHARE
+       ), opened AS (
+         INSERT INTO sessions (id, user_id, created_at, last_seen_at, ip, user_agent, refresh_jti, refresh_iat, expires_at)
+         SELECT $4, checked.id, $5, $5, $6, $7, $8, $9, $10 FROM checked
+         RETURNING id
+       )
+       SELECT checked.is_active AS "isActive", checked.tokens_valid_after AS "tokensValidAfter", checked.auth_version AS "authVersion"
+         FROM checked JOIN opened ON true`,
+      [
+        userId,
+        'passwordHash' in credential ? credential.passwordHash : null,
+        'issuedAt' in credential ? credential.issuedAt : null,
+        session.id,
+        session.createdAt,
+        session.ip,
+        session.userAgent,
+        session.refreshJti,
+        session.refreshIat,
+        session.expiresAt,
+      ],
+    );
+    if (rows.length === 0) return null;
+    // The user state as the insert saw it (under its lock): a later change has a higher version and wins in Redis.
+    await Promise.all([this.store.putSession(userId, session), this.store.putUserState(userId, rows[0])]);
     return headOf(session);
   }
 
@@ -174,8 +218,19 @@ export class SessionsService {
     return rows.length > 0;
   }
 
-  /** Revokes every live session of a user, except `keep` when given. Returns how many were revoked. */
-  async revokeAll(userId: number, reason: RevocationReason, keep?: string | null, manager: EntityManager = this.dataSource.manager): Promise<number> {
+  /** Revokes every live session of a user, except `keep` when given, and mirrors that. Returns how many were revoked. */
+  async revokeAll(userId: number, reason: RevocationReason, keep?: string | null): Promise<number> {
+    const revoked = await this.revokeAllRows(userId, reason, keep);
+    await this.mirror(userId, revoked);
+    return revoked.length;
+  }
+
+  /**
+   * Revokes every live session of a user (but `keep`) in `manager`'s transaction, without touching
+   * Redis: call `mirror` with the result once the transaction has committed (a revoked record written
+   * for a change that then rolled back would never turn active again).
+   */
+  async revokeAllRows(userId: number, reason: RevocationReason, keep: string | null | undefined, manager: EntityManager = this.dataSource.manager): Promise<Session[]> {
     const query = manager
       .createQueryBuilder()
       .update(Session)
@@ -183,9 +238,12 @@ export class SessionsService {
       .where('user_id = :userId AND revoked_at IS NULL', { userId });
     if (keep) query.andWhere('id <> :keep', { keep });
     const result = await query.returning('*').execute();
-    const rows = (result.raw as Array<Record<string, unknown>>).map((raw) => this.fromRaw(raw));
-    await Promise.all(rows.map((session) => this.store.putSession(userId, session)));
-    return rows.length;
+    return (result.raw as Array<Record<string, unknown>>).map((raw) => this.fromRaw(raw));
+  }
+
+  /** Mirrors sessions (as returned by revokeAllRows) to Redis. */
+  async mirror(userId: number, sessions: Session[]): Promise<void> {
+    await Promise.all(sessions.map((session) => this.store.putSession(userId, session)));
   }
 
   /**

@@ -42,4 +42,14 @@ export class User {
    */
   @Column({ name: 'tokens_valid_after', type: 'timestamptz', nullable: true })
   tokensValidAfter: Date | null;
+
+  /**
+   * Bumped by every change of the password, the active flag or the cutoff, in the same UPDATE. The
+   * Redis mirror of the auth state carries it and is never overwritten by a lower one.
+   */
+  @Column({ name: 'auth_version', type: 'integer', default: 0 })
+  authVersion: number;
 }
+
+/** The part of a user that decides whether its tokens live (mirrored to Redis). */
+export type UserAuthState = Pick<User, 'isActive' | 'tokensValidAfter' | 'authVersion'>;

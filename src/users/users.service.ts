@@ -7,7 +7,7 @@ import { ReplicaReader } from '../database/replica-reader.service.js';
 import { RedisKeys } from '../redis/redis-keys.js';
 import { loginKey, normalizeUsername } from './login-identifier.js';
 import { LoginIdentifier } from './login-identifier.entity.js';
-import { User } from './user.entity.js';
+import { User, type UserAuthState } from './user.entity.js';
 
 /** The Django system's TTL for `user_lookup:<username or e-mail>` (here keyed by `loginKey`). */
 export const USER_LOOKUP_TTL_MS = 5 * 60 * 1000;
@@ -20,6 +20,12 @@ export class DuplicateUserError extends Error {
     super(`duplicate ${fields.join(', ')}`);
   }
 }
+
+/** The auth state after a change, with what `invalidate` needs. */
+export type ChangedAuthState = UserAuthState & Pick<User, 'id' | 'username' | 'email'>;
+
+const CHANGED_STATE_COLUMNS =
+  'id, username, email, is_active AS "isActive", tokens_valid_after AS "tokensValidAfter", auth_version AS "authVersion"';
 
 export interface NewUser {
   username: string;
@@ -177,23 +183,53 @@ export class UsersService implements OnModuleDestroy {
     await this.flushLastLogins();
   }
 
-  /** Sets the user-wide cutoff to now (and optionally deactivates); `user` gets the stored values. Caches are dropped. */
-  async cutOffTokens(user: User, options: { deactivate?: boolean } = {}, manager: EntityManager = this.dataSource.manager): Promise<void> {
-    // TypeORM answers an UPDATE … RETURNING with [rows, affected count].
-    const [[row]]: [Array<{ is_active: boolean; tokens_valid_after: Date }>, number] = await manager.query(
-      `UPDATE users SET tokens_valid_after = now(), is_active = is_active AND NOT $2::boolean
-        WHERE id = $1 RETURNING is_active, tokens_valid_after`,
-      [user.id, options.deactivate === true],
+  /**
+   * Sets the user-wide cutoff to now (and optionally deactivates), bumping the auth version in the
+   * same UPDATE. Returns the new state, or null when there is no such user. Call `invalidate` once
+   * the caller's transaction has committed.
+   */
+  async cutOffTokens(userId: number, options: { deactivate?: boolean } = {}, manager: EntityManager = this.dataSource.manager): Promise<ChangedAuthState | null> {
+    return this.changeAuthState(
+      manager,
+      `UPDATE users SET tokens_valid_after = now(), is_active = is_active AND NOT $2::boolean, auth_version = auth_version + 1
+        WHERE id = $1 RETURNING ${CHANGED_STATE_COLUMNS}`,
+      [userId, options.deactivate === true],
     );
-    user.isActive = row.is_active;
-    user.tokensValidAfter = row.tokens_valid_after;
-    await this.invalidate(user);
   }
 
-  async setPasswordHash(user: User, passwordHash: string, manager: EntityManager = this.dataSource.manager): Promise<void> {
-    await manager.update(User, { id: user.id }, { passwordHash });
-    user.passwordHash = passwordHash;
-    await this.invalidate(user);
+  /**
+   * Replaces the password only if `checkedHash` is still the stored one (and the user is active),
+   * with the cutoff and the auth version in the same UPDATE: of concurrent changes checked against the
+   * same password (one reset link confirmed many times, two password changes), exactly one wins.
+   * Returns the new state, or null when the password had already changed. Run it in the transaction
+   * that also revokes the sessions, so no login can open one between the two.
+   */
+  async replacePassword(userId: number, checkedHash: string, newHash: string, manager: EntityManager = this.dataSource.manager): Promise<ChangedAuthState | null> {
+    return this.changeAuthState(
+      manager,
+      `UPDATE users SET password = $3, tokens_valid_after = now(), auth_version = auth_version + 1
+        WHERE id = $1 AND password = $2 AND is_active RETURNING ${CHANGED_STATE_COLUMNS}`,
+      [userId, checkedHash, newHash],
+    );
+  }
+
+  /**
+   * Stores a new hash of the same password (e.g. a Django pbkdf2 hash upgraded to argon2id at login),
+   * only if `oldHash` is still the stored one. Not a credential change: the auth version stays.
+   */
+  async rehashPassword(userId: number, oldHash: string, newHash: string): Promise<boolean> {
+    const [, updated]: [unknown, number] = await this.dataSource.query('UPDATE users SET password = $3 WHERE id = $1 AND password = $2', [
+      userId,
+      oldHash,
+      newHash,
+    ]);
+    return updated === 1;
+  }
+
+  private async changeAuthState(manager: EntityManager, sql: string, parameters: unknown[]): Promise<ChangedAuthState | null> {
+    // TypeORM answers an UPDATE … RETURNING with [rows, affected count].
+    const [rows]: [ChangedAuthState[], number] = await manager.query(sql, parameters);
+    return rows[0] ?? null;
   }
 
   /**
