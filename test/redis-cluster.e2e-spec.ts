@@ -222,8 +222,8 @@ describe('Redis Cluster: every key layout works across slots and nodes', () => {
     expect(slots.size).toBeGreaterThanOrEqual(2);
     expect(nodes.size).toBeGreaterThanOrEqual(2);
     // BullMQ's keys (when the app has queues) sit under one hash-tagged prefix: one slot per run.
-    const bullPrefix = process.env.BULLMQ_PREFIX;
-    if (bullPrefix) {
+    const bullPrefix = `${prefix()}${process.env.BULLMQ_PREFIX}`;
+    {
       const bullSlots = new Set(await Promise.all((await serviceKeys(bullPrefix)).map(keySlot)));
       expect(bullSlots.size).toBeLessThanOrEqual(1);
     }

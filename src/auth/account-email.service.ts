@@ -6,6 +6,7 @@ import { drfFieldError } from '../common/http/drf-errors.js';
 import { nowSeconds } from '../common/time.js';
 import { mailConfig } from '../config/mail.config.js';
 import { OutboxService } from '../jobs/outbox.service.js';
+import { RateLimitService } from '../rate-limit/rate-limit.service.js';
 import type { User } from '../users/user.entity.js';
 import { UsersService } from '../users/users.service.js';
 import { AccountService } from './account.service.js';
@@ -15,9 +16,10 @@ export const INVALID_LINK = 'The link is invalid or has expired.';
 export const INVALID_RESET_LINK = 'The password reset link was invalid, possibly because it has already been used.';
 
 /**
- * E-mail verification and password reset. Requests only write an outbox row (the same work whether
- * or not the address exists, so neither the answer nor its timing tells); the worker resolves the
- * address and sends the link.
+ * E-mail verification and password reset. A request resolves the address to a user id and writes an
+ * outbox row with it — with a null id when nobody has the address, so both paths do the same work and
+ * neither the answer nor its timing tells; the worker sends the link. Past the per-address budget
+ * (RATE_LIMIT_MAIL_PER_ADDRESS) nothing is written, and the answer is still the same 202.
  */
 @Injectable()
 export class AccountEmailService {
@@ -27,15 +29,20 @@ export class AccountEmailService {
     private readonly account: AccountService,
     private readonly tokens: AccountTokensService,
     private readonly outbox: OutboxService,
+    private readonly limits: RateLimitService,
     @Inject(mailConfig.KEY) private readonly config: ConfigType<typeof mailConfig>,
   ) {}
 
   async requestPasswordReset(email: string): Promise<void> {
-    await this.outbox.addMail(this.dataSource.manager, 'password-reset', { email: email.toLowerCase(), requestedAt: nowSeconds() });
+    if (!(await this.limits.allowMail('password-reset', email))) return;
+    const userId = await this.users.findIdByEmail(email);
+    await this.outbox.addMail(this.dataSource.manager, 'password-reset', { userId, requestedAt: nowSeconds() });
   }
 
   async resendVerification(email: string): Promise<void> {
-    await this.outbox.addMail(this.dataSource.manager, 'verify-email-resend', { email: email.toLowerCase(), requestedAt: nowSeconds() });
+    if (!(await this.limits.allowMail('verify-email', email))) return;
+    const userId = await this.users.findIdByEmail(email);
+    await this.outbox.addMail(this.dataSource.manager, 'verify-email-resend', { userId, requestedAt: nowSeconds() });
   }
 
   /** Confirms the address; the welcome e-mail is queued in the same transaction. */

@@ -358,6 +358,8 @@ describe('readRateLimitConfig', () => {
       loginAccountIpAttempts: 10,
       loginAccountAttempts: 50,
       loginWindowSeconds: 900,
+      mailPerAddress: 3,
+      mailWindowSeconds: 3600,
     });
   });
 
@@ -369,8 +371,18 @@ describe('readRateLimitConfig', () => {
         RATE_LIMIT_LOGIN_ACCOUNT_IP_ATTEMPTS: '3',
         RATE_LIMIT_LOGIN_ACCOUNT_ATTEMPTS: '100',
         RATE_LIMIT_LOGIN_WINDOW_SECONDS: '3600',
+        RATE_LIMIT_MAIL_PER_ADDRESS: '5',
+        RATE_LIMIT_MAIL_WINDOW_SECONDS: '86400',
       }),
-    ).toEqual({ enabled: false, ipPerMinute: 100, loginAccountIpAttempts: 3, loginAccountAttempts: 100, loginWindowSeconds: 3600 });
+    ).toEqual({
+      enabled: false,
+      ipPerMinute: 100,
+      loginAccountIpAttempts: 3,
+      loginAccountAttempts: 100,
+      loginWindowSeconds: 3600,
+      mailPerAddress: 5,
+      mailWindowSeconds: 86_400,
+    });
   });
 
   it.each<[string, Env]>([
@@ -381,6 +393,8 @@ describe('readRateLimitConfig', () => {
     ['RATE_LIMIT_LOGIN_ACCOUNT_ATTEMPTS', { RATE_LIMIT_LOGIN_ACCOUNT_ATTEMPTS: '101' }],
     ['RATE_LIMIT_LOGIN_ACCOUNT_ATTEMPTS', { RATE_LIMIT_LOGIN_ACCOUNT_ATTEMPTS: '0' }],
     ['RATE_LIMIT_LOGIN_WINDOW_SECONDS', { RATE_LIMIT_LOGIN_WINDOW_SECONDS: '10' }],
+    ['RATE_LIMIT_MAIL_PER_ADDRESS', { RATE_LIMIT_MAIL_PER_ADDRESS: '0' }],
+    ['RATE_LIMIT_MAIL_WINDOW_SECONDS', { RATE_LIMIT_MAIL_WINDOW_SECONDS: 'hourly' }],
   ])('refuses a bad %s', (variable, env) => {
     expectRefused(() => readRateLimitConfig(env), variable);
   });

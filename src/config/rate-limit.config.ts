@@ -19,6 +19,9 @@ export function readRateLimitConfig(env: Env) {
     loginAccountAttempts: envInt(env, 'RATE_LIMIT_LOGIN_ACCOUNT_ATTEMPTS', 50, { min: 1, max: NIST_MAX_FAILED_ATTEMPTS }),
     /** Window of both login budgets, in seconds. */
     loginWindowSeconds: envInt(env, 'RATE_LIMIT_LOGIN_WINDOW_SECONDS', 900, { min: 60, max: 86_400 }),
+    /** Reset (and, separately, verification) e-mails per address per mail window; requests past it still get 202. */
+    mailPerAddress: envInt(env, 'RATE_LIMIT_MAIL_PER_ADDRESS', 3, { min: 1, max: 1000 }),
+    mailWindowSeconds: envInt(env, 'RATE_LIMIT_MAIL_WINDOW_SECONDS', 3600, { min: 60, max: 7 * 86_400 }),
   };
 }
 

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { MAIL_QUEUE, type MailJobName, type MailJobs } from './job-names.js';
-import { OutboxMessage } from './outbox-message.entity.js';
 
 /** The channel on which a commit that wrote outbox rows wakes the relay (PostgreSQL NOTIFY). */
 export const OUTBOX_CHANNEL = 'auth_outbox';
@@ -15,7 +14,7 @@ export const OUTBOX_CHANNEL = 'auth_outbox';
 @Injectable()
 export class OutboxService {
   async addMail<Name extends MailJobName>(manager: EntityManager, name: Name, payload: MailJobs[Name]): Promise<void> {
-    await manager.insert(OutboxMessage, { queue: MAIL_QUEUE, name, payload });
+    await manager.query('INSERT INTO outbox (queue, name, payload) VALUES ($1, $2, $3::jsonb)', [MAIL_QUEUE, name, JSON.stringify(payload)]);
     await manager.query('SELECT pg_notify($1, NULL)', [OUTBOX_CHANNEL]);
   }
 }

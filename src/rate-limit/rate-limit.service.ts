@@ -9,6 +9,9 @@ import { RedisService } from '../redis/redis.service.js';
 /** Route groups with their own per-IP budget. */
 export type RateLimitGroup = 'login' | 'register' | 'refresh' | 'password';
 
+/** E-mails a stranger can make the service send to an address, each with its own per-address budget. */
+export type MailKind = 'password-reset' | 'verify-email';
+
 /** A password check that holds one point of each login budget; a success gives them back. */
 export interface LoginAttempt {
   succeeded(): Promise<void>;
@@ -32,6 +35,7 @@ export class RateLimitService {
   private readonly perIp = new Map<RateLimitGroup, RateLimiterAbstract>();
   private readonly loginPerAccountAndIp: RateLimiterAbstract;
   private readonly loginPerAccount: RateLimiterAbstract;
+  private readonly mailPerAddress = new Map<MailKind, RateLimiterAbstract>();
 
   constructor(
     redis: RedisService,
@@ -51,6 +55,25 @@ export class RateLimitService {
     }
     this.loginPerAccountAndIp = limiter('rl:acct-ip', config.loginAccountIpAttempts, config.loginWindowSeconds);
     this.loginPerAccount = limiter('rl:acct', config.loginAccountAttempts, config.loginWindowSeconds);
+    for (const kind of ['password-reset', 'verify-email'] as const) {
+      this.mailPerAddress.set(kind, limiter(`rl:mail:${kind}`, config.mailPerAddress, config.mailWindowSeconds));
+    }
+  }
+
+  /**
+   * Whether one more e-mail of `kind` may go to `address` (taken atomically: true takes a point).
+   * The answer to the client does not change either way (still 202), so it tells nothing; the budget
+   * is per address whether or not an account has it. Redis sees a digest of the address. A limiter
+   * that cannot answer at all counts as spent: no e-mail rather than a flood.
+   */
+  async allowMail(kind: MailKind, address: string): Promise<boolean> {
+    if (!this.config.enabled) return true;
+    try {
+      await this.mailPerAddress.get(kind)!.consume(keyDigest(address.toLowerCase()));
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Counts one request of `group` from `ip`; throws 429 with Retry-After past the budget. */

@@ -145,6 +145,12 @@ export class UsersService implements OnModuleDestroy {
     return this.dataSource.manager.findOne(User, { where: { email: email.toLowerCase() } });
   }
 
+  /** The id of the user whose e-mail address this is (lower-cased), or null. */
+  async findIdByEmail(email: string): Promise<number | null> {
+    const [row]: Array<{ id: number }> = await this.dataSource.query('SELECT id FROM users WHERE email = $1', [email.toLowerCase()]);
+    return row?.id ?? null;
+  }
+
   /** Primary read by id: for flows that decide authentication or just wrote the row. */
   findById(id: number, manager: EntityManager = this.dataSource.manager): Promise<User | null> {
     return manager.findOne(User, { where: { id } });

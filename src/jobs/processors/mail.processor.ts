@@ -11,6 +11,12 @@ import { UsersService } from '../../users/users.service.js';
 import { MAIL_QUEUE, type MailJobs } from '../job-names.js';
 import { LoggedWorkerHost } from './logged-worker-host.js';
 
+/** The payload of reset and resend jobs written before they carried ids (rows still in the outbox at deploy). */
+interface LegacyAddressJob {
+  email: string;
+  requestedAt: number;
+}
+
 /**
  * Builds and sends the service's e-mails. Jobs carry ids and times only; links (with their tokens)
  * are made here, at send time, and never logged. A job whose user is gone is done, not failed.
@@ -52,15 +58,17 @@ export class MailProcessor extends LoggedWorkerHost {
     return 'sent';
   }
 
-  private async resendVerification({ email, requestedAt }: MailJobs['verify-email-resend']): Promise<string> {
-    const user = await this.users.findByEmail(email);
-    if (!user) return 'skipped: no such address';
-    return this.verifyEmail({ userId: user.id, requestedAt });
+  private async resendVerification(data: MailJobs['verify-email-resend'] | LegacyAddressJob): Promise<string> {
+    const userId = await this.userIdOf(data);
+    if (userId === null) return 'skipped: no such address';
+    return this.verifyEmail({ userId, requestedAt: data.requestedAt });
   }
 
-  private async passwordReset({ email, requestedAt }: MailJobs['password-reset']): Promise<string> {
-    const user = await this.users.findByEmail(email);
+  private async passwordReset(data: MailJobs['password-reset'] | LegacyAddressJob): Promise<string> {
+    const userId = await this.userIdOf(data);
+    const user = userId === null ? null : await this.users.findById(userId);
     if (!user || !user.isActive) return 'skipped: no active account';
+    const { requestedAt } = data;
     const link = this.link('reset-password', user.id, this.tokens.make('password-reset', user, requestedAt));
     await this.mail.send(user.email, MailTemplates.passwordReset(user.username, link, Math.round(this.config.passwordResetTimeoutSeconds / 60)));
     this.logger.log(`sent password-reset to user ${user.id}`);
@@ -73,6 +81,12 @@ export class MailProcessor extends LoggedWorkerHost {
     await this.mail.send(user.email, MailTemplates.welcome(user.username));
     this.logger.log(`sent welcome to user ${user.id}`);
     return 'sent';
+  }
+
+  /** The user of a job; jobs written by a version before ids replaced addresses carry the address. */
+  private async userIdOf(data: { userId: number | null } | LegacyAddressJob): Promise<number | null> {
+    if ('email' in data) return (await this.users.findByEmail(data.email))?.id ?? null;
+    return data.userId;
   }
 
   private link(path: string, userId: number, token: string): string {
