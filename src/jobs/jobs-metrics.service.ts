@@ -64,13 +64,19 @@ export class JobsMetrics implements OnModuleInit, OnModuleDestroy {
     if (!this.queues) {
       const connection = this.redis.createConnection('metrics');
       const prefix = `${this.redisSettings.keyPrefix}${this.jobs.prefix}`;
-      this.queues = QUEUES.map((name) => new Queue(name, { connection, prefix }));
+      this.queues = QUEUES.map((name) => {
+        const queue = new Queue(name, { connection, prefix });
+        // RedisService already logs the connection's errors; a failed read shows as a failed gauge.
+        queue.on('error', () => undefined);
+        return queue;
+      });
     }
     return this.queues;
   }
 
   async onModuleDestroy(): Promise<void> {
-    // The shared connection itself is closed by RedisService.
-    await Promise.all((this.queues ?? []).map((queue) => queue.close().catch(() => undefined)));
+    // The shared connection itself is closed by RedisService. With Redis down a close would wait
+    // for it: shutdown does not.
+    await Promise.all((this.queues ?? []).map((queue) => withTimeout(queue.close(), READ_TIMEOUT_MS).catch(() => undefined)));
   }
 }
