@@ -5,7 +5,7 @@ import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swag
 import { LogController } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import type { AuthenticatedUser } from './common/decorators/authenticated-user.js';
-import type { AppConfig } from './config/app.config.js';
+import { type AppConfig, logLevelsFrom } from './config/app.config.js';
 import { DrfExceptionFilter } from './common/filters/drf-exception.filter.js';
 import { useDepthLimitedJsonParser } from './common/http/json-body.js';
 import { REQUEST_ID_HEADER, requestIdFrom } from './common/http/request-id.js';
@@ -74,6 +74,8 @@ function observeRequests(app: NestFastifyApplication, config: AppConfig): void {
   const metrics = app.get(Metrics, { strict: false });
   const logger = new Logger('HTTP');
   const json = config.logFormat === 'json';
+  // Request lines are at `log` (pino's info): below it (LOG_LEVEL=warn) nothing is built for them.
+  const logEach = logLevelsFrom(config.logLevel).includes('log');
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
@@ -83,6 +85,7 @@ function observeRequests(app: NestFastifyApplication, config: AppConfig): void {
     const route = request.routeOptions.url;
     const durationMs = reply.elapsedTime;
     metrics.httpRequest(request.method, route, reply.statusCode, durationMs / 1000);
+    if (!logEach) return done();
     const userId = (request as { user?: AuthenticatedUser }).user?.id ?? null;
     if (json) {
       request.log.info(
