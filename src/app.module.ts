@@ -7,11 +7,13 @@ import { authConfig } from './config/auth.config.js';
 import { databaseConfig } from './config/database.config.js';
 import { jobsConfig, readJobsConfig } from './config/jobs.config.js';
 import { mailConfig } from './config/mail.config.js';
+import { metricsConfig } from './config/metrics.config.js';
 import { rateLimitConfig } from './config/rate-limit.config.js';
 import { redisConfig } from './config/redis.config.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { WorkerModule } from './jobs/worker.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 import { RedisModule } from './redis/redis.module.js';
 import { SessionModule } from './session/session.module.js';
@@ -34,10 +36,11 @@ export class AppModule {
         ConfigModule.forRoot({
           isGlobal: true,
           ignoreEnvFile: true,
-          load: [appConfig, authConfig, databaseConfig, redisConfig, rateLimitConfig, jobsConfig, mailConfig],
+          load: [appConfig, authConfig, databaseConfig, redisConfig, rateLimitConfig, jobsConfig, mailConfig, metricsConfig],
         }),
         DatabaseModule,
         RedisModule,
+        MetricsModule,
         AppCacheModule,
         RateLimitModule,
         UsersModule,

@@ -1,17 +1,32 @@
-import type { INestApplication } from '@nestjs/common';
+import { type INestApplication, Logger } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { IncomingMessage } from 'node:http';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
-import type { AppConfig } from './config/app.config.js';
+import { LogController } from 'fastify';
+import type { Logger as PinoLogger } from 'pino';
+import type { AuthenticatedUser } from './common/decorators/authenticated-user.js';
+import { type AppConfig, logLevelsFrom } from './config/app.config.js';
 import { DrfExceptionFilter } from './common/filters/drf-exception.filter.js';
 import { useDepthLimitedJsonParser } from './common/http/json-body.js';
+import { REQUEST_ID_HEADER, requestIdFrom } from './common/http/request-id.js';
 import { DrfValidationPipe } from './common/pipes/drf-validation.pipe.js';
+import { Metrics } from './metrics/metrics.js';
 
 export const OPENAPI_JSON_PATH = '/api/schema/';
 export const SWAGGER_UI_PATH = 'api/docs';
 
-/** The Fastify adapter with the service's HTTP limits (body size, trusted proxies). */
-export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
+/**
+ * The Fastify adapter with the service's HTTP limits (body size, trusted proxies) and request ids.
+ * `logger` (JSON logs): Fastify logs through it, each request's lines carrying its `req_id`.
+ */
+export function createFastifyAdapter(config: AppConfig, logger?: PinoLogger): FastifyAdapter {
   return new FastifyAdapter({
+    ...(logger ? { loggerInstance: logger } : {}),
+    // One line per request, written by observeRequests below, instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'req_id' }),
+    // The router's X-Request-ID when it is well-formed, else a new UUID (never copied unchecked).
+    requestIdHeader: false,
+    genReqId: (request: IncomingMessage) => requestIdFrom(request.headers[REQUEST_ID_HEADER]),
     bodyLimit: config.bodyLimit,
     // Heroku's router appends the client address to X-Forwarded-For; trust exactly that many hops.
     // (Fastify 5 refuses a bare hop count, since it cannot check the peer; the service is only
@@ -30,6 +45,7 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
   useDepthLimitedJsonParser(app as NestFastifyApplication, config.bodyLimit);
   app.useGlobalPipes(new DrfValidationPipe());
   app.useGlobalFilters(new DrfExceptionFilter());
+  observeRequests(app as NestFastifyApplication, config);
   if (config.swaggerEnabled) {
     const document = withTrailingSlashes(SwaggerModule.createDocument(
       app,
@@ -46,6 +62,41 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
       ui: config.swaggerUiEnabled,
     });
   }
+}
+
+/**
+ * Every request: its id echoed in X-Request-ID (so a client's report can be found in the log), one
+ * log line when it completes — JSON with method, route template, status, duration, user id and
+ * request id in production; a readable line in development — and its duration in the metrics.
+ * Only those fields are logged: no header, body or query string, so no credential.
+ */
+function observeRequests(app: NestFastifyApplication, config: AppConfig): void {
+  const metrics = app.get(Metrics, { strict: false });
+  const logger = new Logger('HTTP');
+  const json = config.logFormat === 'json';
+  // Request lines are at `log` (pino's info): below it (LOG_LEVEL=warn) nothing is built for them.
+  const logEach = logLevelsFrom(config.logLevel).includes('log');
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', (request, reply, done) => {
+    void reply.header(REQUEST_ID_HEADER, request.id);
+    done();
+  });
+  fastify.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url;
+    const durationMs = reply.elapsedTime;
+    metrics.httpRequest(request.method, route, reply.statusCode, durationMs / 1000);
+    if (!logEach) return done();
+    const userId = (request as { user?: AuthenticatedUser }).user?.id ?? null;
+    if (json) {
+      request.log.info(
+        { method: request.method, route: route ?? null, status: reply.statusCode, duration_ms: Math.round(durationMs * 10) / 10, user_id: userId },
+        'request',
+      );
+    } else {
+      logger.log(`${request.method} ${route ?? '(no route)'} ${reply.statusCode} ${durationMs.toFixed(1)} ms${userId === null ? '' : ` user ${userId}`} [${request.id}]`);
+    }
+    done();
+  });
 }
 
 /** The contract's paths end with "/" (Django); Nest drops it when it registers a route. */

@@ -5,12 +5,14 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module.js';
 import { configureApp, createFastifyAdapter } from './app.setup.js';
 import { exitGracefullyOnSignals } from './common/lifecycle/graceful-shutdown.js';
-import { logLevelsFrom, readAppConfig } from './config/app.config.js';
+import { createAppLogger } from './common/logging/app-logger.js';
+import { readAppConfig } from './config/app.config.js';
 
 async function bootstrap(): Promise<void> {
   const config = readAppConfig(process.env);
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(), createFastifyAdapter(config), {
-    logger: logLevelsFrom(config.logLevel),
+  const logger = createAppLogger(config);
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(), createFastifyAdapter(config, logger.pino), {
+    logger: logger.nest,
   });
   configureApp(app, config);
   exitGracefullyOnSignals(app, config.shutdownGraceMs, 'web');

@@ -4,6 +4,7 @@ import type { RequestClient } from '../common/decorators/client.decorator.js';
 import { DrfException, throttled } from '../common/http/drf-errors.js';
 import { readMailConfig } from '../config/mail.config.js';
 import type { OutboxService } from '../jobs/outbox.service.js';
+import type { LoginResult, Metrics } from '../metrics/metrics.js';
 import type { LoginAttempt, RateLimitService } from '../rate-limit/rate-limit.service.js';
 import type { RevocationStore } from '../session/revocation-store.service.js';
 import type { RefreshHead, SessionsService } from '../session/sessions.service.js';
@@ -73,6 +74,7 @@ function setup(options: { user: User | null; verify?: { ok: boolean; needsRehash
       claims: { token_type: 'access', exp: 1_700_000_300, iat: 1_700_000_000, jti: 'b'.repeat(32), user_id: userId, sid: sessionId },
     })),
     succeeded: jest.fn<AsyncFn<[], void>>().mockResolvedValue(undefined),
+    countLogin: jest.fn<(result: LoginResult) => void>(),
     takeLoginAttempt: jest.fn<AsyncFn<[string, string | null], LoginAttempt>>(),
   };
   fns.takeLoginAttempt.mockImplementation(async () => {
@@ -96,6 +98,7 @@ function setup(options: { user: User | null; verify?: { ok: boolean; needsRehash
     strictFake<TokensService>('tokens', { refreshTokenFor: fns.refreshTokenFor, issueAccess: fns.issueAccess }),
     strictFake<RateLimitService>('limits', { takeLoginAttempt: fns.takeLoginAttempt }),
     strictFake<OutboxService>('outbox'),
+    strictFake<Metrics>('metrics', { login: fns.countLogin }),
     strictFake<DataSource>('dataSource'),
     mail,
   );
@@ -143,6 +146,7 @@ describe('AuthService.login', () => {
     expect(fns.burn).not.toHaveBeenCalled();
     expect(fns.rehashPassword).not.toHaveBeenCalled();
     expect(fns.hash).not.toHaveBeenCalled();
+    expect(fns.countLogin.mock.calls).toEqual([['success']]);
   });
 
   it('the password changed (or the account was deactivated) after it was checked: no tokens, the usual answer', async () => {
@@ -217,6 +221,7 @@ describe('AuthService.login', () => {
     expect(fns.openIfCurrent).not.toHaveBeenCalled();
     expect(fns.rehashPassword).not.toHaveBeenCalled();
     expect(fns.recordLoginInBackground).not.toHaveBeenCalled();
+    expect(fns.countLogin.mock.calls).toEqual([['failure']]);
   });
 
   it('the username and the e-mail of one account have budgets of their own (a 429 does not link them)', async () => {
@@ -279,6 +284,7 @@ describe('AuthService.login', () => {
     expect(fns.burn).not.toHaveBeenCalled();
     expect(fns.hash).not.toHaveBeenCalled();
     expect(fns.openIfCurrent).not.toHaveBeenCalled();
+    expect(fns.countLogin.mock.calls).toEqual([['rate_limited']]);
   });
 
   it('a locked unknown identifier: the 429 passes through and nothing is hashed', async () => {

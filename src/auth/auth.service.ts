@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
@@ -7,7 +7,8 @@ import { OutboxService } from '../jobs/outbox.service.js';
 import type { AuthenticatedUser } from '../common/decorators/authenticated-user.js';
 import type { RequestClient } from '../common/decorators/client.decorator.js';
 import { nowSeconds } from '../common/time.js';
-import { drfValidationError, noActiveAccount, tokenNotValid } from '../common/http/drf-errors.js';
+import { DrfException, drfValidationError, noActiveAccount, tokenNotValid } from '../common/http/drf-errors.js';
+import { Metrics, type RefreshResult } from '../metrics/metrics.js';
 import { RateLimitService } from '../rate-limit/rate-limit.service.js';
 import { RevocationStore } from '../session/revocation-store.service.js';
 import { SessionsService } from '../session/sessions.service.js';
@@ -23,6 +24,11 @@ export const DUPLICATE_MESSAGES = {
   username: 'A user with that username already exists.',
   email: 'A user with that email address already exists.',
 } as const;
+
+const REFRESH_RESULTS = { rotated: 'success', grace: 'grace', reuse: 'reuse_detected', invalid: 'invalid' } as const satisfies Record<
+  Awaited<ReturnType<SessionsService['rotate']>>['kind'],
+  RefreshResult
+>;
 
 export interface TokenPair {
   refresh: string;
@@ -40,6 +46,7 @@ export class AuthService {
     private readonly tokens: TokensService,
     private readonly limits: RateLimitService,
     private readonly outbox: OutboxService,
+    private readonly metrics: Metrics,
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(mailConfig.KEY) private readonly mail: ConfigType<typeof mailConfig>,
   ) {}
@@ -77,6 +84,17 @@ export class AuthService {
    * only for a login that succeeds (see RateLimitService.takeLoginAttempt).
    */
   async login(identifier: string, password: string, client: RequestClient): Promise<TokenPair> {
+    try {
+      const pair = await this.checkAndOpen(identifier, password, client);
+      this.metrics.login('success');
+      return pair;
+    } catch (error) {
+      this.metrics.login(error instanceof DrfException && error.getStatus() === HttpStatus.TOO_MANY_REQUESTS ? 'rate_limited' : 'failure');
+      throw error;
+    }
+  }
+
+  private async checkAndOpen(identifier: string, password: string, client: RequestClient): Promise<TokenPair> {
     const attempt = await this.limits.takeLoginAttempt(loginKey(identifier), client.ip);
     const user = await this.users.findByLoginIdentifier(identifier);
     if (!user) {
@@ -115,10 +133,17 @@ export class AuthService {
 
   /** Refresh with rotation: the presented refresh token is consumed; see SessionsService.rotate. */
   async refresh(token: string, client: RequestClient): Promise<{ access: string; refresh: string }> {
-    const claims = this.tokens.verify(token, 'refresh');
-    await this.assertNotRevoked(claims);
+    let claims: TokenClaims;
+    try {
+      claims = this.tokens.verify(token, 'refresh');
+      await this.assertNotRevoked(claims);
+    } catch (error) {
+      this.metrics.refresh(error instanceof DrfException && (error.body as { detail?: string }).detail === 'Token is blacklisted' ? 'revoked' : 'invalid');
+      throw error;
+    }
     if (!claims.sid) return this.adoptLegacyRefresh(claims, client);
     const result = await this.sessions.rotate(claims.user_id, claims.sid, claims.jti, client);
+    this.metrics.refresh(REFRESH_RESULTS[result.kind]);
     if (result.kind === 'rotated' || result.kind === 'grace') {
       return {
         access: this.tokens.issueAccess(claims.user_id, claims.sid).token,
@@ -133,9 +158,13 @@ export class AuthService {
    * atomic step) and open a session for it, so migrated clients keep their login.
    */
   private async adoptLegacyRefresh(claims: TokenClaims, client: RequestClient): Promise<{ access: string; refresh: string }> {
-    if (!(await this.sessions.blacklist(claims.user_id, claims.jti, claims.exp))) throw tokenNotValid('Token is blacklisted');
+    if (!(await this.sessions.blacklist(claims.user_id, claims.jti, claims.exp))) {
+      this.metrics.refresh('revoked');
+      throw tokenNotValid('Token is blacklisted');
+    }
     // Opens only for an active user whose cutoff the token still outlives, checked in the insert itself.
     const pair = await this.openSession(claims.user_id, client, { issuedAt: claims.iat });
+    this.metrics.refresh(pair ? 'success' : 'invalid');
     if (!pair) throw tokenNotValid();
     return { access: pair.access, refresh: pair.refresh };
   }

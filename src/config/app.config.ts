@@ -3,6 +3,7 @@ import { type Env, envBool, envEnum, envInt, envString, isProduction } from './e
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
 export type LogLevelSetting = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['json', 'text'] as const;
 
 export function readAppConfig(env: Env) {
   const production = isProduction(env);
@@ -11,6 +12,8 @@ export function readAppConfig(env: Env) {
     host: envString(env, 'HOST', '0.0.0.0'),
     port: envInt(env, 'PORT', 3000, { min: 0, max: 65535 }),
     logLevel: envEnum(env, 'LOG_LEVEL', LOG_LEVELS, production ? 'log' : 'debug'),
+    /** `json`: one pino JSON object per line, secrets redacted (production); `text`: Nest's readable lines. */
+    logFormat: envEnum(env, 'LOG_FORMAT', LOG_FORMATS, production ? 'json' : 'text'),
     /** Largest accepted request body, in bytes. */
     bodyLimit: envInt(env, 'BODY_LIMIT_BYTES', 16 * 1024, { min: 1024, max: 10 * 1024 * 1024 }),
     /** How many reverse proxies in front of the app may set X-Forwarded-For (Heroku's router is one). */

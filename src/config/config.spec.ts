@@ -5,6 +5,7 @@ import { readDatabaseConfig } from './database.config.js';
 import { ConfigError, type Env, envBool, envEnum, envInt, envList, envOptionalString, envString, isProduction } from './env.js';
 import { readJobsConfig } from './jobs.config.js';
 import { readMailConfig } from './mail.config.js';
+import { MIN_METRICS_TOKEN_LENGTH, readMetricsConfig } from './metrics.config.js';
 import { readRateLimitConfig } from './rate-limit.config.js';
 import { readRedisConfig } from './redis.config.js';
 
@@ -129,6 +130,7 @@ describe('readAppConfig', () => {
       host: '0.0.0.0',
       port: 3000,
       logLevel: 'debug',
+      logFormat: 'text',
       bodyLimit: 16384,
       trustProxyHops: 0,
       shutdownGraceMs: 10_000,
@@ -141,7 +143,7 @@ describe('readAppConfig', () => {
   it('defaults LOG_LEVEL to log and the OpenAPI document and Swagger UI to off in production (NODE_ENV unset too)', () => {
     for (const env of [{ NODE_ENV: 'production' }, {}]) {
       const config = readAppConfig(env);
-      expect(config).toMatchObject({ production: true, logLevel: 'log', swaggerEnabled: false, swaggerUiEnabled: false });
+      expect(config).toMatchObject({ production: true, logLevel: 'log', logFormat: 'json', swaggerEnabled: false, swaggerUiEnabled: false });
     }
     expect(readAppConfig({ NODE_ENV: 'production', SWAGGER_ENABLED: 'true', SWAGGER_UI_ENABLED: 'true' })).toMatchObject({
       swaggerEnabled: true,
@@ -434,6 +436,23 @@ describe('readJobsConfig', () => {
   });
 });
 
+describe('readAppConfig LOG_FORMAT and readMetricsConfig', () => {
+  it('LOG_FORMAT picks json or text whatever NODE_ENV says, and refuses anything else', () => {
+    expect(readAppConfig({ NODE_ENV: 'development', LOG_FORMAT: 'json' }).logFormat).toBe('json');
+    expect(readAppConfig({ NODE_ENV: 'production', LOG_FORMAT: 'text' }).logFormat).toBe('text');
+    expectRefused(() => readAppConfig({ LOG_FORMAT: 'pretty' }), 'LOG_FORMAT');
+  });
+
+  it('METRICS_TOKEN: unset means metrics off; production refuses a short one and does not print it', () => {
+    expect(readMetricsConfig({ NODE_ENV: 'production' })).toEqual({ token: undefined });
+    expect(readMetricsConfig({ NODE_ENV: 'development', METRICS_TOKEN: 'short' })).toEqual({ token: 'short' });
+    expect(readMetricsConfig({ NODE_ENV: 'production', METRICS_TOKEN: 'x'.repeat(MIN_METRICS_TOKEN_LENGTH) }).token).toHaveLength(MIN_METRICS_TOKEN_LENGTH);
+    const error = configErrorOf(() => readMetricsConfig({ NODE_ENV: 'production', METRICS_TOKEN: 'short-token' }));
+    expect(error.message).toContain('METRICS_TOKEN');
+    expect(error.message).not.toContain('short-token');
+  });
+});
+
 describe('readMailConfig', () => {
   it('has the documented defaults', () => {
     expect(readMailConfig({ NODE_ENV: 'development' })).toEqual({
@@ -441,6 +460,7 @@ describe('readMailConfig', () => {
       production: false,
       from: 'Auth service <no-reply@localhost>',
       appUrl: 'http://localhost:3000',
+      localApiUrl: 'http://localhost:3000',
       passwordResetTimeoutSeconds: 3600,
       emailVerificationTimeoutSeconds: 259_200,
       allowUnverifiedLogin: true,

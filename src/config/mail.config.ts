@@ -17,6 +17,8 @@ export function readMailConfig(env: Env) {
     from: envString(env, 'MAIL_FROM', 'Auth service <no-reply@localhost>'),
     /** Base of the links in e-mails (the front end that handles /verify-email and /reset-password). */
     appUrl,
+    /** This service on this machine, for the curl commands printed with development e-mails. */
+    localApiUrl: `http://localhost:${envInt(env, 'PORT', 3000, { min: 0, max: 65535 })}`,
     passwordResetTimeoutSeconds: envInt(env, 'PASSWORD_RESET_TIMEOUT_SECONDS', 3600, { min: 60, max: 7 * 86_400 }),
     emailVerificationTimeoutSeconds: envInt(env, 'EMAIL_VERIFICATION_TIMEOUT_SECONDS', 3 * 86_400, { min: 60, max: 30 * 86_400 }),
     /** Whether users who have not confirmed their e-mail address may log in. */

@@ -3,6 +3,11 @@ export interface MailContent {
   subject: string;
   text: string;
   html: string;
+  /**
+   * The API call the link's page makes (POST `path` with `body`). Never sent: in development without
+   * SMTP_URL it is printed under the message, as a curl command, so the flow can be finished by hand.
+   */
+  apiCall?: { path: string; body: Record<string, string> };
 }
 
 const escapeHtml = (value: string) =>

@@ -1,4 +1,5 @@
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import { readMailConfig } from '../config/mail.config.js';
 import { MailService } from './mail.service.js';
 import { MailTemplates } from './mail-templates.js';
@@ -14,6 +15,17 @@ describe('MailService without SMTP_URL', () => {
   it('in development resolves (the message goes to the log)', async () => {
     const mail = new MailService(readMailConfig({ NODE_ENV: 'development' }));
     await expect(mail.send('alice@example.com', content)).resolves.toBeUndefined();
+  });
+
+  it('in development prints the message with the API call its link leads to, as curl on PORT', async () => {
+    const mail = new MailService(readMailConfig({ NODE_ENV: 'development', PORT: '3999' }));
+    const printed: string[] = [];
+    jest.spyOn(Logger.prototype, 'log').mockImplementation((message: unknown) => void printed.push(String(message)));
+    await mail.send('alice@example.com', { ...content, apiCall: { path: '/api/email/verify/', body: { uid: 'NDI', token: 'abc-123' } } });
+    jest.restoreAllMocks();
+    expect(printed).toHaveLength(1);
+    expect(printed[0]).toContain('https://app.example/reset-password?uid=NDI&token=abc-123');
+    expect(printed[0]).toContain(`curl -X POST http://localhost:3999/api/email/verify/ -H 'Content-Type: application/json' -d '{"uid":"NDI","token":"abc-123"}'`);
   });
 });
 

@@ -26,7 +26,10 @@ export class MailService implements OnModuleDestroy {
     if (this.config.production) {
       throw new Error('SMTP_URL is not set: cannot send e-mail');
     }
-    this.logger.log(`[development mail, SMTP_URL unset] to ${to}: ${content.subject}\n${content.text}`);
+    const apiCall = content.apiCall
+      ? `\nOr make the call the link's page makes:\n  curl -X POST ${this.config.localApiUrl}${content.apiCall.path} -H 'Content-Type: application/json' -d '${JSON.stringify(content.apiCall.body)}'\n`
+      : '';
+    this.logger.log(`[development mail, SMTP_URL unset] to ${to}: ${content.subject}\n${content.text}${apiCall}`);
   }
 
   onModuleDestroy(): void {

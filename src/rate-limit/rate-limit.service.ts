@@ -4,6 +4,7 @@ import type { ConfigType } from '@nestjs/config';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { throttled } from '../common/http/drf-errors.js';
 import { rateLimitConfig } from '../config/rate-limit.config.js';
+import { Metrics, type RateLimitScope } from '../metrics/metrics.js';
 import { RedisService } from '../redis/redis.service.js';
 
 /** Route groups with their own per-IP budget. */
@@ -13,6 +14,12 @@ export type RateLimitGroup = 'login' | 'register' | 'refresh' | 'password';
 export type MailKind = 'password-reset' | 'verify-email';
 
 /** A password check that holds one point of each login budget; a success gives them back. */
+/** The metrics scope of each per-IP budget (one constant string each: nothing built per request). */
+const IP_SCOPES = { login: 'ip_login', register: 'ip_register', refresh: 'ip_refresh', password: 'ip_password' } as const satisfies Record<
+  RateLimitGroup,
+  RateLimitScope
+>;
+
 export interface LoginAttempt {
   succeeded(): Promise<void>;
 }
@@ -40,6 +47,7 @@ export class RateLimitService {
   constructor(
     redis: RedisService,
     @Inject(rateLimitConfig.KEY) private readonly config: ConfigType<typeof rateLimitConfig>,
+    private readonly metrics: Metrics,
   ) {
     const limiter = (keyPrefix: string, points: number, duration: number) =>
       new RateLimiterRedis({
@@ -72,6 +80,7 @@ export class RateLimitService {
       await this.mailPerAddress.get(kind)!.consume(keyDigest(address.toLowerCase()));
       return true;
     } catch {
+      this.metrics.rateLimited('mail_address');
       return false;
     }
   }
@@ -82,6 +91,7 @@ export class RateLimitService {
     try {
       await this.perIp.get(group)!.consume(ip ?? 'unknown');
     } catch (rejection) {
+      this.metrics.rateLimited(IP_SCOPES[group]);
       throw this.toThrottled(rejection);
     }
   }
@@ -106,12 +116,14 @@ export class RateLimitService {
     try {
       await this.loginPerAccountAndIp.consume(accountAndIp);
     } catch (rejection) {
+      this.metrics.rateLimited('login_account_ip');
       throw this.toThrottled(rejection);
     }
     try {
       await this.loginPerAccount.consume(account);
     } catch (rejection) {
       await this.loginPerAccountAndIp.reward(accountAndIp).catch(() => undefined);
+      this.metrics.rateLimited('login_account');
       throw this.toThrottled(rejection);
     }
     return {

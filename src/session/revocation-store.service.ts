@@ -4,6 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { epochSeconds, nowSeconds } from '../common/time.js';
 import { authConfig } from '../config/auth.config.js';
+import { Metrics } from '../metrics/metrics.js';
 import type { ChainableCommander } from 'ioredis';
 import { RedisKeys } from '../redis/redis-keys.js';
 import { type RedisClient, RedisService } from '../redis/redis.service.js';
@@ -147,6 +148,7 @@ export class RevocationStore implements OnModuleDestroy {
     private readonly redis: RedisService,
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
+    private readonly metrics: Metrics,
   ) {
     redis.client.defineCommand('authPutUserState', { numberOfKeys: 1, lua: PUT_USER_STATE_LUA });
     redis.client.defineCommand('authPutSession', { numberOfKeys: 1, lua: PUT_SESSION_LUA });
@@ -169,13 +171,17 @@ export class RevocationStore implements OnModuleDestroy {
     issuedAt: number,
     alsoRead?: string,
   ): Promise<{ verdict: RevocationVerdict; also?: string | null }> {
-    if (this.unsynced.has(userId)) return { verdict: await this.checkInDatabase(userId, sessionId, issuedAt, false) };
+    if (this.unsynced.has(userId)) {
+      this.metrics.redisFallback();
+      return { verdict: await this.checkInDatabase(userId, sessionId, issuedAt, false) };
+    }
     const keys = [RedisKeys.userState(userId), sessionId ? RedisKeys.session(userId, sessionId) : undefined, alsoRead];
     let values: Array<string | null> | undefined;
     try {
       values = await this.redis.client.mget(...keys.filter((key): key is string => key !== undefined));
     } catch {
       values = undefined;
+      this.metrics.redisFallback();
     }
     const also = values && alsoRead ? values[values.length - 1] : undefined;
     const userValue = values?.[0];

@@ -6,6 +6,7 @@ import { type DataSource, type EntityManager, QueryFailedError } from 'typeorm';
 import type { RequestClient } from '../common/decorators/client.decorator.js';
 import { epochSeconds, nowSeconds } from '../common/time.js';
 import { authConfig } from '../config/auth.config.js';
+import { Metrics } from '../metrics/metrics.js';
 import { BlacklistedToken } from './blacklisted-token.entity.js';
 import { RevocationStore, type UserSnapshot } from './revocation-store.service.js';
 import { Session } from './session.entity.js';
@@ -62,6 +63,7 @@ export class SessionsService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly store: RevocationStore,
     @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
+    private readonly metrics: Metrics,
   ) {}
 
   /**
@@ -214,6 +216,7 @@ export class SessionsService {
       .returning('*')
       .execute();
     const rows = (result.raw as Array<Record<string, unknown>>).map((raw) => this.fromRaw(raw));
+    this.metrics.revoked(reason, rows.length);
     await Promise.all(rows.map((session) => this.store.putSession(userId, session)));
     return rows.length > 0;
   }
@@ -243,6 +246,8 @@ export class SessionsService {
 
   /** Mirrors sessions (as returned by revokeAllRows) to Redis. */
   async mirror(userId: number, sessions: Session[]): Promise<void> {
+    // Counted here, after the commit: a revocation rolled back with its transaction never happened.
+    for (const session of sessions) if (session.revokedReason) this.metrics.revoked(session.revokedReason);
     await Promise.all(sessions.map((session) => this.store.putSession(userId, session)));
   }
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { ADMIN_DATABASE_URL, databaseUrlFor, REDIS_URL } from './test-env.js';
 
@@ -6,6 +7,12 @@ import { ADMIN_DATABASE_URL, databaseUrlFor, REDIS_URL } from './test-env.js';
  * applied once by the first suite (test/setup/migrate.ts; later suites find nothing pending).
  */
 export default async function globalSetup() {
+  // The suites (and the dist/ processes they spawn with process.execPath) run on the project's Node:
+  // npm scripts put node_modules/.bin/node (the `node` dev dependency) first on PATH.
+  const wanted = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).engines.node.split('.')[0];
+  if (process.versions.node.split('.')[0] !== wanted) {
+    throw new Error(`e2e tests run on Node ${wanted} (package.json engines), not ${process.versions.node}: run them through npm (npm test, npx jest)`);
+  }
   const runId = `${Date.now().toString(36)}${process.pid.toString(36)}`;
   const database = `auth_e2e_${runId}`;
   const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });

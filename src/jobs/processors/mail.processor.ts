@@ -52,8 +52,12 @@ export class MailProcessor extends LoggedWorkerHost {
   private async verifyEmail({ userId, requestedAt }: MailJobs['verify-email']): Promise<string> {
     const user = await this.users.findById(userId);
     if (!user || user.emailVerifiedAt) return 'skipped: no unverified user';
-    const link = this.link('verify-email', user.id, this.tokens.make('verify-email', user, requestedAt));
-    await this.mail.send(user.email, MailTemplates.verifyEmail(user.username, link, Math.round(this.config.emailVerificationTimeoutSeconds / 3600)));
+    const token = this.tokens.make('verify-email', user, requestedAt);
+    const link = this.link('verify-email', user.id, token);
+    await this.mail.send(user.email, {
+      ...MailTemplates.verifyEmail(user.username, link, Math.round(this.config.emailVerificationTimeoutSeconds / 3600)),
+      apiCall: { path: '/api/email/verify/', body: { uid: AccountTokensService.encodeUid(user.id), token } },
+    });
     this.logger.log(`sent verify-email to user ${user.id}`);
     return 'sent';
   }
@@ -69,8 +73,12 @@ export class MailProcessor extends LoggedWorkerHost {
     const user = userId === null ? null : await this.users.findById(userId);
     if (!user || !user.isActive) return 'skipped: no active account';
     const { requestedAt } = data;
-    const link = this.link('reset-password', user.id, this.tokens.make('password-reset', user, requestedAt));
-    await this.mail.send(user.email, MailTemplates.passwordReset(user.username, link, Math.round(this.config.passwordResetTimeoutSeconds / 60)));
+    const token = this.tokens.make('password-reset', user, requestedAt);
+    const link = this.link('reset-password', user.id, token);
+    await this.mail.send(user.email, {
+      ...MailTemplates.passwordReset(user.username, link, Math.round(this.config.passwordResetTimeoutSeconds / 60)),
+      apiCall: { path: '/api/password/reset/confirm/', body: { uid: AccountTokensService.encodeUid(user.id), token, new_password: '<a new password>' } },
+    });
     this.logger.log(`sent password-reset to user ${user.id}`);
     return 'sent';
   }
