@@ -3,6 +3,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import type { AppConfig } from './config/app.config.js';
 import { DrfExceptionFilter } from './common/filters/drf-exception.filter.js';
+import { useHttpSecurity } from './common/http/http-security.js';
 import { useDepthLimitedJsonParser } from './common/http/json-body.js';
 import { DrfValidationPipe } from './common/pipes/drf-validation.pipe.js';
 
@@ -25,8 +26,12 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
   });
 }
 
-/** Everything main.ts and the e2e tests share: body parsing, validation, errors, OpenAPI. */
+/** Everything main.ts and the e2e tests share: CORS and security headers, body parsing, validation, errors, OpenAPI. */
 export function configureApp(app: INestApplication, config: AppConfig): void {
+  useHttpSecurity(app as NestFastifyApplication, {
+    corsOrigins: config.corsOrigins,
+    cacheablePaths: [OPENAPI_JSON_PATH, `/${SWAGGER_UI_PATH}`],
+  });
   useDepthLimitedJsonParser(app as NestFastifyApplication, config.bodyLimit);
   app.useGlobalPipes(new DrfValidationPipe());
   app.useGlobalFilters(new DrfExceptionFilter());

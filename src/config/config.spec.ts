@@ -135,7 +135,19 @@ describe('readAppConfig', () => {
       swaggerEnabled: true,
       swaggerUiEnabled: true,
       responseCacheTtlSeconds: 60,
+      corsOrigins: [],
     });
+  });
+
+  it('reads CORS_ORIGINS as exact bare origins and refuses anything else', () => {
+    expect(readAppConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:5173,http://[::1]:8080' }).corsOrigins).toEqual([
+      'https://app.example.com',
+      'http://localhost:5173',
+      'http://[::1]:8080',
+    ]);
+    for (const bad of ['*', 'https://*.example.com', 'https://app.example.com/', 'https://App.example.com', 'https://app.example.com:443', 'ftp://x.example.com', 'null', 'app.example.com']) {
+      expectRefused(() => readAppConfig({ CORS_ORIGINS: bad }), 'CORS_ORIGINS');
+    }
   });
 
   it('defaults LOG_LEVEL to log and the OpenAPI document and Swagger UI to off in production (NODE_ENV unset too)', () => {
