@@ -51,8 +51,9 @@ export function useHttpSecurity(app: NestFastifyApplication, options: HttpSecuri
     contentSecurityPolicy: {
       directives: {
         frameAncestors: ["'none'"],
-        // Upgrading subresources is HSTS's job (sent over HTTPS only, see below); on a plain-HTTP
-        // development port this directive would break Swagger UI's scripts.
+        // Upgrading subresources is HSTS's job (sent over HTTPS only, see below). Over plain HTTP
+        // this directive breaks Swagger UI's scripts wherever the browser does not exempt the host
+        // (Chromium exempts loopback; a LAN address, or Safari on localhost, is upgraded and fails).
         upgradeInsecureRequests: null,
       },
     },
