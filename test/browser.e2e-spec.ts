@@ -60,6 +60,21 @@ window.tryLogin = (api) => call(api, 'POST', '/api/token/', { body: { username: 
 window.tryHealth = (api) => call(api, 'GET', '/health/live/');
 </script></body></html>`;
 
+/** What FRONT_END_PAGE defines on its window (the tests are compiled without the DOM library). */
+interface StepResult {
+  ok: boolean;
+  status?: number;
+  error?: string;
+  body?: any;
+  cacheControl?: string | null;
+  wwwAuthenticate?: string | null;
+}
+interface FrontEnd {
+  runFlow(api: string, user: { username: string; email: string; password: string }): Promise<Record<string, StepResult> & { rotated: boolean }>;
+  tryLogin(api: string): Promise<StepResult>;
+  tryHealth(api: string): Promise<StepResult>;
+}
+
 async function startStaticServer(): Promise<{ server: Server; origin: string }> {
   const port = await freePort();
   const server = createServer((request, response) => {
@@ -107,9 +122,9 @@ describe('a browser front end on another origin (headless Chromium)', () => {
     const { page, console } = await open(allowed.origin);
     try {
       const user = newUser('browser');
-      const steps = await page.evaluate(([api, body]) => (window as any).runFlow(api, body), [service.baseUrl, user] as const);
+      const steps = await page.evaluate(([api, body]) => (globalThis as unknown as FrontEnd).runFlow(api, body), [service.baseUrl, user] as const);
       const summary = Object.fromEntries(
-        Object.entries(steps as Record<string, { ok: boolean; status?: number; error?: string } | boolean>).map(([step, result]) => [
+        Object.entries(steps as Record<string, StepResult | boolean>).map(([step, result]) => [
           step,
           typeof result === 'boolean' ? result : result.ok ? result.status : result.error,
         ]),
@@ -132,8 +147,8 @@ describe('a browser front end on another origin (headless Chromium)', () => {
   it('a page from an origin not on the list cannot read any answer: the browser blocks it', async () => {
     const { page, console } = await open(stranger.origin);
     try {
-      const login = await page.evaluate((api) => (window as any).tryLogin(api), service.baseUrl);
-      const health = await page.evaluate((api) => (window as any).tryHealth(api), service.baseUrl);
+      const login = await page.evaluate((api) => (globalThis as unknown as FrontEnd).tryLogin(api), service.baseUrl);
+      const health = await page.evaluate((api) => (globalThis as unknown as FrontEnd).tryHealth(api), service.baseUrl);
       expect(login).toEqual({ ok: false, error: 'TypeError: Failed to fetch' });
       expect(health).toEqual({ ok: false, error: 'TypeError: Failed to fetch' });
       const blocked = console.filter((line) => line.includes('has been blocked by CORS policy'));
@@ -142,8 +157,8 @@ describe('a browser front end on another origin (headless Chromium)', () => {
       // The same calls from the listed origin work (so the failure above is the CORS check, not the service).
       const { page: friendly } = await open(allowed.origin);
       try {
-        expect(await friendly.evaluate((api) => (window as any).tryLogin(api), service.baseUrl)).toMatchObject({ ok: true, status: 401 });
-        expect(await friendly.evaluate((api) => (window as any).tryHealth(api), service.baseUrl)).toMatchObject({ ok: true, status: 200 });
+        expect(await friendly.evaluate((api) => (globalThis as unknown as FrontEnd).tryLogin(api), service.baseUrl)).toMatchObject({ ok: true, status: 401 });
+        expect(await friendly.evaluate((api) => (globalThis as unknown as FrontEnd).tryHealth(api), service.baseUrl)).toMatchObject({ ok: true, status: 200 });
       } finally {
         await friendly.close();
       }
@@ -162,7 +177,9 @@ describe('a browser front end on another origin (headless Chromium)', () => {
         if (message.type() === 'error') problems.push(`console: ${message.text()}`);
       });
       await page.addInitScript(() => {
-        document.addEventListener('securitypolicyviolation', (event: { violatedDirective: string; blockedURI: string }) => {
+        type Violation = { violatedDirective: string; blockedURI: string };
+        const { document } = globalThis as unknown as { document: { addEventListener(type: string, listener: (event: Violation) => void): void } };
+        document.addEventListener('securitypolicyviolation', (event) => {
           console.error(`CSP violation: ${event.violatedDirective} ${event.blockedURI}`);
         });
       });
