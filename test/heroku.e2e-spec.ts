@@ -101,7 +101,8 @@ describe('Heroku: TLS to PostgreSQL and Redis with self-signed certificates', ()
     const byHand = await runCli('cli/migrate.js', { ...herokuEnv, DATABASE_URL: `${postgres.url}?sslmode=require` });
     expect([byHand.status, byHand.output]).toEqual([0, expect.stringContaining('no pending migrations')]);
     // verify-full, asked for explicitly, does check the certificate, and this one is self-signed.
-    for (const asked of [{ DATABASE_SSL: 'verify-full' }, { DATABASE_URL: `${postgres.url}?sslmode=verify-full` }]) {
+    const verifyFull: Record<string, string>[] = [{ DATABASE_SSL: 'verify-full' }, { DATABASE_URL: `${postgres.url}?sslmode=verify-full` }];
+    for (const asked of verifyFull) {
       const verified = await runCli('cli/migrate.js', { ...herokuEnv, ...asked });
       expect(verified.status).toBe(1);
       expect(verified.output).toContain('self-signed certificate');
