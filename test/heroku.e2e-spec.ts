@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HttpClient, newUser } from './support/http-client.js';
@@ -12,9 +14,25 @@ import { waitFor } from './support/wait.js';
  * TLS connections only (self-signed certificate; pg_hba.conf rejects plain text) reached through a
  * DATABASE_URL without sslmode, and a TLS-only Redis with a self-signed certificate behind a
  * rediss:// URL. The release phase (`node dist/cli/migrate.js`), the web and the worker processes
- * run in production mode with only the variables app.json sets.
+ * run with the config vars app.json sets (read from it) and the add-ons' URLs.
  */
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+interface AppJson {
+  formation: Record<string, { quantity: number }>;
+  addons: { plan: string; as?: string }[];
+  env: Record<string, { value?: string; generator?: string; required?: boolean }>;
+}
+const APP_JSON = JSON.parse(readFileSync(join(ROOT, 'app.json'), 'utf8')) as AppJson;
+
+/** The config vars a deploy from app.json gets: its values, and its generated secrets (Heroku's `secret` is 64 hex digits). */
+function appJsonEnv(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(APP_JSON.env)
+      .filter(([, variable]) => variable.value !== undefined || variable.generator === 'secret')
+      .map(([name, variable]) => [name, variable.value ?? randomBytes(32).toString('hex')]),
+  );
+}
 
 /** Runs a compiled CLI to completion (asynchronously: the servers it talks to are in this process's care). */
 function runCli(script: string, env: Record<string, string>): Promise<{ status: number | null; output: string }> {
@@ -44,15 +62,14 @@ describe('Heroku: TLS to PostgreSQL and Redis with self-signed certificates', ()
   beforeAll(async () => {
     [postgres, redis] = await Promise.all([PgTlsServer.start(), RedisTlsServer.start()]);
     herokuEnv = {
-      NODE_ENV: 'production',
-      DATABASE_URL: postgres.url,
-      DATABASE_SSL: '', // unset: the production default
-      REDIS_URL: redis.url,
-      REDIS_TLS_REJECT_UNAUTHORIZED: 'false',
-      TRUST_PROXY_HOPS: '1',
-      JWT_SIGNING_KEY: 'a-generated-heroku-secret-of-enough-length-0123456789abcdef',
+      // Variables of the test run that app.json does not set are unset, as on a fresh app.
+      DATABASE_SSL: '',
       SWAGGER_ENABLED: '',
       SWAGGER_UI_ENABLED: '',
+      ...appJsonEnv(),
+      // What the add-ons attach.
+      DATABASE_URL: postgres.url,
+      REDIS_URL: redis.url,
     };
   }, 90_000);
 
@@ -69,6 +86,18 @@ describe('Heroku: TLS to PostgreSQL and Redis with self-signed certificates', ()
     );
     return row;
   }
+
+  it('app.json sets production, the trusted router, Redis TLS and a generated key; adds both add-ons; runs web and worker', () => {
+    const env = appJsonEnv();
+    expect(env).toMatchObject({ NODE_ENV: 'production', TRUST_PROXY_HOPS: '1', REDIS_TLS_REJECT_UNAUTHORIZED: 'false' });
+    expect(APP_JSON.env.JWT_SIGNING_KEY).toMatchObject({ generator: 'secret' });
+    expect(APP_JSON.addons.map((addon) => addon.plan.split(':')[0]).sort()).toEqual(['heroku-postgresql', 'heroku-redis']);
+    expect(APP_JSON.formation.web.quantity).toBeGreaterThanOrEqual(1);
+    expect(APP_JSON.formation.worker.quantity).toBeGreaterThanOrEqual(1);
+    // Every process type of the formation, and the release phase, are Procfile lines.
+    const procfile = readFileSync(join(ROOT, 'Procfile'), 'utf8');
+    for (const type of ['release', ...Object.keys(APP_JSON.formation)]) expect(procfile).toMatch(new RegExp(`^${type}: `, 'm'));
+  });
 
   it('the server really refuses plain text: DATABASE_SSL=off fails the release phase and the web process', async () => {
     const release = await runCli('cli/migrate.js', { ...herokuEnv, DATABASE_SSL: 'off' });
