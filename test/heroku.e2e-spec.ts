@@ -163,6 +163,15 @@ describe('Heroku: TLS to PostgreSQL and Redis with self-signed certificates', ()
       await waitFor(async () => (await appConnections('auth-outbox-listener')).total > 0, 15_000, 'the worker LISTENs');
       const listener = await appConnections('auth-outbox-listener');
       expect(listener.tls).toBe(listener.total);
+      // The worker relayed the registration's e-mail from the outbox to BullMQ: its queue connection is TLS too.
+      await waitFor(
+        async () => {
+          const [{ relayed }] = await postgres.admin<{ relayed: number }>('SELECT count(*)::int AS relayed FROM outbox WHERE dispatched_at IS NOT NULL', PgTlsServer.DATABASE);
+          return relayed > 0;
+        },
+        15_000,
+        'the worker relays the outbox to BullMQ over rediss://',
+      );
       expect(worker.child.exitCode).toBeNull();
     } finally {
       await Promise.all([web.stop(), worker.stop()]);
