@@ -62,7 +62,6 @@ describe('operations', () => {
         JWT_SIGNING_KEY: 'a-production-signing-key-of-enough-length-0123456789',
         SWAGGER_ENABLED: '',
         SWAGGER_UI_ENABLED: '',
-        DATABASE_SSL: 'off', // the local PostgreSQL has no TLS (production defaults to require)
       });
       try {
         const schema = await fetch(`${service.baseUrl}/api/schema/`);
