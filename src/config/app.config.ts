@@ -46,8 +46,12 @@ function readCorsOrigins(env: Env): string[] {
     } catch {
       throw new ConfigError('CORS_ORIGINS', `"${origin}" is not an origin (expected scheme://host[:port])`);
     }
-    if (!['http:', 'https:'].includes(parsed.protocol) || parsed.origin !== origin) {
-      throw new ConfigError('CORS_ORIGINS', `"${origin}" is not a bare origin: expected ${parsed.protocol === 'http:' || parsed.protocol === 'https:' ? `"${parsed.origin}"` : 'http(s)://host[:port]'} (no path, no trailing slash, lower-case host, default port omitted)`);
+    if (!['http:', 'https:'].includes(parsed.protocol)) {
+      throw new ConfigError('CORS_ORIGINS', `"${origin}" is not an http(s) origin`);
+    }
+    if (parsed.origin !== origin) {
+      const rules = 'no path, no trailing slash, lower-case host, default port omitted';
+      throw new ConfigError('CORS_ORIGINS', `"${origin}" is not a bare origin: expected "${parsed.origin}" (${rules})`);
     }
     return origin;
   });

@@ -27,9 +27,9 @@ export interface HttpSecurityOptions {
  *   adapter's first request hook): nosniff, frame protection (X-Frame-Options DENY and CSP
  *   frame-ancestors 'none': nothing embeds an auth API), Referrer-Policy no-referrer, a CSP under
  *   which Swagger UI (same-origin scripts and styles, inline styles, data: images) still works.
- * - HSTS only when the request came over HTTPS: on the socket, or as X-Forwarded-Proto from a
- *   proxy the app trusts (TRUST_PROXY_HOPS; Fastify ignores the header otherwise). Over plain HTTP
- *   browsers ignore it anyway; sent on a local http:// port, it would pin the host to HTTPS.
+ * - HSTS only when the request came over HTTPS (RFC 6797 §7.2: never over plain HTTP): on the
+ *   socket, or as X-Forwarded-Proto from a proxy the app trusts (TRUST_PROXY_HOPS; Fastify ignores
+ *   the header otherwise, so a client cannot forge it).
  * - `Cache-Control: no-store` and `Pragma: no-cache` on the API's responses (RFC 6749 §5.1 for
  *   tokens; profiles and sessions are personal too). Set before the handler runs, so a route may
  *   still override it with `@Header()`.
