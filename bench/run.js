@@ -161,7 +161,7 @@ async function recreateDatabase(databaseUrl) {
   }
   await runToCompletion('migrations', process.execPath, [join(ROOT, 'dist/cli/migrate.js')], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: databaseUrl, NODE_ENV: 'production' },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: databaseUrl, DATABASE_SSL: 'off', NODE_ENV: 'production' },
   });
 }
 
@@ -179,6 +179,7 @@ function serviceEnv(port, databaseUrl, signingKey) {
     SWAGGER_ENABLED: 'false',
     JWT_SIGNING_KEY: signingKey,
     DATABASE_URL: databaseUrl,
+    DATABASE_SSL: 'off', // the local PostgreSQL has no TLS (production defaults to require)
     REDIS_URL,
     REDIS_KEY_PREFIX: state.prefix,
     // Tokens outlive any bench run; the refresh grace window stays at its default (10 s).

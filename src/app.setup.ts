@@ -7,6 +7,7 @@ import type { Logger as PinoLogger } from 'pino';
 import type { AuthenticatedUser } from './common/decorators/authenticated-user.js';
 import { type AppConfig, logLevelsFrom } from './config/app.config.js';
 import { DrfExceptionFilter } from './common/filters/drf-exception.filter.js';
+import { useHttpSecurity } from './common/http/http-security.js';
 import { useDepthLimitedJsonParser } from './common/http/json-body.js';
 import { REQUEST_ID_HEADER, requestIdFrom } from './common/http/request-id.js';
 import { DrfValidationPipe } from './common/pipes/drf-validation.pipe.js';
@@ -40,8 +41,12 @@ export function createFastifyAdapter(config: AppConfig, logger?: PinoLogger): Fa
   });
 }
 
-/** Everything main.ts and the e2e tests share: body parsing, validation, errors, OpenAPI. */
+/** Everything main.ts and the e2e tests share: CORS and security headers, body parsing, validation, errors, OpenAPI. */
 export function configureApp(app: INestApplication, config: AppConfig): void {
+  useHttpSecurity(app as NestFastifyApplication, {
+    corsOrigins: config.corsOrigins,
+    cacheablePaths: [OPENAPI_JSON_PATH, `/${SWAGGER_UI_PATH}`],
+  });
   useDepthLimitedJsonParser(app as NestFastifyApplication, config.bodyLimit);
   app.useGlobalPipes(new DrfValidationPipe());
   app.useGlobalFilters(new DrfExceptionFilter());

@@ -1,5 +1,5 @@
 import { registerAs } from '@nestjs/config';
-import { type Env, envBool, envEnum, envInt, envString, isProduction } from './env.js';
+import { ConfigError, type Env, envBool, envEnum, envInt, envList, envString, isProduction } from './env.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
 export type LogLevelSetting = (typeof LOG_LEVELS)[number];
@@ -26,7 +26,38 @@ export function readAppConfig(env: Env) {
     swaggerUiEnabled: envBool(env, 'SWAGGER_UI_ENABLED', !production),
     /** TTL of the per-user GET response cache (GET /api/me/), in seconds; 0 turns it off. */
     responseCacheTtlSeconds: envInt(env, 'RESPONSE_CACHE_TTL_SECONDS', 60, { min: 0, max: 3600 }),
+    /** Browser origins allowed to call the API (CORS), exactly as a browser sends them; none by default. */
+    corsOrigins: readCorsOrigins(env),
   };
+}
+
+/**
+ * CORS_ORIGINS: comma-separated exact origins (`https://app.example.com`, `http://localhost:5173`).
+ * Each must be a bare origin — scheme, host and optional port, nothing else — because the browser's
+ * Origin header is compared with it character for character: a trailing slash or a path would
+ * never match and silently block the front end. `*` is refused: the API allows credentials, and a
+ * wildcard with credentials would let any site call it with the user's credentials.
+ */
+function readCorsOrigins(env: Env): string[] {
+  return envList(env, 'CORS_ORIGINS').map((origin) => {
+    if (origin.includes('*')) {
+      throw new ConfigError('CORS_ORIGINS', `"${origin}": wildcards are not allowed (credentials are allowed); list each origin`);
+    }
+    let parsed: URL;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      throw new ConfigError('CORS_ORIGINS', `"${origin}" is not an origin (expected scheme://host[:port])`);
+    }
+    if (!['http:', 'https:'].includes(parsed.protocol)) {
+      throw new ConfigError('CORS_ORIGINS', `"${origin}" is not an http(s) origin`);
+    }
+    if (parsed.origin !== origin) {
+      const rules = 'no path, no trailing slash, lower-case host, default port omitted';
+      throw new ConfigError('CORS_ORIGINS', `"${origin}" is not a bare origin: expected "${parsed.origin}" (${rules})`);
+    }
+    return origin;
+  });
 }
 
 export const appConfig = registerAs('app', () => readAppConfig(process.env));

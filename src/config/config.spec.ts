@@ -1,7 +1,7 @@
 import { describe, it, expect } from '@jest/globals';
 import { logLevelsFrom, readAppConfig } from './app.config.js';
 import { DEVELOPMENT_SIGNING_KEY, MIN_SIGNING_KEY_LENGTH, readAuthConfig } from './auth.config.js';
-import { readDatabaseConfig } from './database.config.js';
+import { pgSsl, readDatabaseConfig } from './database.config.js';
 import { ConfigError, type Env, envBool, envEnum, envInt, envList, envOptionalString, envString, isProduction } from './env.js';
 import { readJobsConfig } from './jobs.config.js';
 import { readMailConfig } from './mail.config.js';
@@ -137,7 +137,19 @@ describe('readAppConfig', () => {
       swaggerEnabled: true,
       swaggerUiEnabled: true,
       responseCacheTtlSeconds: 60,
+      corsOrigins: [],
     });
+  });
+
+  it('reads CORS_ORIGINS as exact bare origins and refuses anything else', () => {
+    expect(readAppConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:5173,http://[::1]:8080' }).corsOrigins).toEqual([
+      'https://app.example.com',
+      'http://localhost:5173',
+      'http://[::1]:8080',
+    ]);
+    for (const bad of ['*', 'https://*.example.com', 'https://app.example.com/', 'https://App.example.com', 'https://app.example.com:443', 'ftp://x.example.com', 'null', 'app.example.com']) {
+      expectRefused(() => readAppConfig({ CORS_ORIGINS: bad }), 'CORS_ORIGINS');
+    }
   });
 
   it('defaults LOG_LEVEL to log and the OpenAPI document and Swagger UI to off in production (NODE_ENV unset too)', () => {
@@ -258,7 +270,7 @@ describe('readAuthConfig', () => {
 
 describe('readDatabaseConfig', () => {
   it('has the documented defaults', () => {
-    expect(readDatabaseConfig({})).toEqual({
+    expect(readDatabaseConfig({ NODE_ENV: 'development' })).toEqual({
       url: 'postgres://postgres@127.0.0.1:5432/auth',
       replicaUrls: [],
       ssl: 'off',
@@ -268,17 +280,48 @@ describe('readDatabaseConfig', () => {
     });
   });
 
-  it('turns SSL on when DATABASE_URL says sslmode=require (Heroku Postgres)', () => {
-    const url = 'postgres://u:p@db.example.com:5432/d?sslmode=require';
-    expect(readDatabaseConfig({ DATABASE_URL: url }).ssl).toBe('require');
-    expect(readDatabaseConfig({ DATABASE_URL: 'postgres://u@h/d?application_name=x&sslmode=require' }).ssl).toBe('require');
-    expect(readDatabaseConfig({ DATABASE_URL: 'postgres://u@h/d?sslmode=disable' }).ssl).toBe('off');
+  it('uses TLS without a certificate check in production by default (Heroku Postgres: no sslmode in its URL)', () => {
+    const heroku = 'postgres://user:pass@ec2-1-2-3-4.compute-1.amazonaws.com:5432/d8abc';
+    for (const NODE_ENV of ['production', undefined]) {
+      const config = readDatabaseConfig({ NODE_ENV, DATABASE_URL: heroku });
+      expect(config).toMatchObject({ url: heroku, ssl: 'require' });
+      expect(pgSsl(config)).toEqual({ rejectUnauthorized: false });
+    }
+    expect(pgSsl(readDatabaseConfig({ NODE_ENV: 'test' }))).toBe(false);
+    expect(pgSsl(readDatabaseConfig({ NODE_ENV: 'production', DATABASE_SSL: 'off' }))).toBe(false);
+    expect(pgSsl(readDatabaseConfig({ NODE_ENV: 'production', DATABASE_SSL: 'verify-full' }))).toEqual({ rejectUnauthorized: true });
+  });
+
+  it('reads sslmode from the URL as libpq does and takes it out, so pg cannot read require as verify-full', () => {
+    const config = readDatabaseConfig({ NODE_ENV: 'test', DATABASE_URL: 'postgres://u:p@db.example.com:5432/d?sslmode=require' });
+    expect(config).toMatchObject({ url: 'postgres://u:p@db.example.com:5432/d', ssl: 'require' });
+    expect(readDatabaseConfig({ NODE_ENV: 'test', DATABASE_URL: 'postgres://u@h/d?application_name=x&sslmode=require' })).toMatchObject({
+      url: 'postgres://u@h/d?application_name=x',
+      ssl: 'require',
+    });
+    expect(readDatabaseConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://u@h/d?sslmode=disable' })).toMatchObject({ url: 'postgres://u@h/d', ssl: 'off' });
+    expect(readDatabaseConfig({ NODE_ENV: 'test', DATABASE_URL: 'postgres://u@h/d?sslmode=verify-full' }).ssl).toBe('verify-full');
+    // Replicas: the same mode, the same stripping.
+    expect(
+      readDatabaseConfig({ NODE_ENV: 'test', DATABASE_URL: 'postgres://u@h/d?sslmode=require', DATABASE_REPLICA_URL: 'postgres://u@r/d?sslmode=require' }),
+    ).toMatchObject({ replicaUrls: ['postgres://u@r/d'], ssl: 'require' });
+  });
+
+  it('refuses sslmode values and TLS parameters pg would not treat as libpq does, naming the variable', () => {
+    for (const query of ['sslmode=prefer', 'sslmode=allow', 'sslmode=verify-ca', 'ssl=true', 'sslrootcert=/ca.pem', 'uselibpqcompat=true']) {
+      expectRefused(() => readDatabaseConfig({ DATABASE_URL: `postgres://u@h/d?${query}` }), 'DATABASE_URL');
+    }
+    expectRefused(() => readDatabaseConfig({ DATABASE_REPLICA_URLS: 'postgres://u@r/d?sslmode=prefer' }), 'DATABASE_REPLICA_URLS');
+    expectRefused(
+      () => readDatabaseConfig({ DATABASE_URL: 'postgres://u@h/d?sslmode=require', DATABASE_REPLICA_URL: 'postgres://u@r/d?sslmode=disable' }),
+      'DATABASE_URL',
+    );
   });
 
   it('lets DATABASE_SSL override what the URL says', () => {
     const url = 'postgres://u@h/d?sslmode=require';
     expect(readDatabaseConfig({ DATABASE_URL: url, DATABASE_SSL: 'verify-full' }).ssl).toBe('verify-full');
-    expect(readDatabaseConfig({ DATABASE_URL: url, DATABASE_SSL: 'off' }).ssl).toBe('off');
+    expect(readDatabaseConfig({ DATABASE_URL: url, DATABASE_SSL: 'off' })).toMatchObject({ url: 'postgres://u@h/d', ssl: 'off' });
     expectRefused(() => readDatabaseConfig({ DATABASE_SSL: 'yes' }), 'DATABASE_SSL');
   });
 

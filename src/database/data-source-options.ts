@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Logger } from '@nestjs/common';
 import pg from 'pg';
 import type { DataSourceOptions } from 'typeorm';
-import type { DatabaseConfig } from '../config/database.config.js';
+import { type DatabaseConfig, pgSsl } from '../config/database.config.js';
 import { OutboxMessage } from '../jobs/outbox-message.entity.js';
 import { BlacklistedToken } from '../session/blacklisted-token.entity.js';
 import { Session } from '../session/session.entity.js';
@@ -18,9 +18,7 @@ export const ENTITIES = [User, LoginIdentifier, Session, BlacklistedToken, Outbo
 const COMPILED_MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), '..', 'migrations', '*.js');
 
 function connection(config: DatabaseConfig, url: string) {
-  const ssl =
-    config.ssl === 'off' ? false : { rejectUnauthorized: config.ssl === 'verify-full' };
-  return { url, ssl };
+  return { url, ssl: pgSsl(config) };
 }
 
 type ConnectCallback = (error: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void;

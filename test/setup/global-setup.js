@@ -24,6 +24,9 @@ export default async function globalSetup() {
     NODE_ENV: 'test',
     E2E_DATABASE: database,
     DATABASE_URL: databaseUrlFor(database),
+    // The local PostgreSQL has no TLS; processes a suite starts in production mode (where DATABASE_SSL
+    // defaults to require) inherit this. The Heroku suite unsets it against its own TLS server.
+    DATABASE_SSL: 'off',
     REDIS_URL,
     REDIS_KEY_PREFIX: `e2e:${runId}:`,
     BULLMQ_PREFIX: `{e2e-${runId}}`,
