@@ -1,9 +1,10 @@
 import type { INestApplication } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import type { AppConfig } from './config/app.config.js';
 import { DrfExceptionFilter } from './common/filters/drf-exception.filter.js';
 import { useDepthLimitedJsonParser } from './common/http/json-body.js';
+import { buildOpenApiDocument } from './common/openapi/openapi-document.js';
 import { DrfValidationPipe } from './common/pipes/drf-validation.pipe.js';
 
 export const OPENAPI_JSON_PATH = '/api/schema/';
@@ -31,27 +32,11 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
   app.useGlobalPipes(new DrfValidationPipe());
   app.useGlobalFilters(new DrfExceptionFilter());
   if (config.swaggerEnabled) {
-    const document = withTrailingSlashes(SwaggerModule.createDocument(
-      app,
-      new DocumentBuilder()
-        .setTitle('Auth service')
-        .setDescription('Register, log in, JWT access/refresh with rotation, sessions and revocation. Compatible with the Django simplejwt contract.')
-        .setVersion('1')
-        .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
-        .build(),
-    ));
+    const document = buildOpenApiDocument(app);
     SwaggerModule.setup(SWAGGER_UI_PATH, app as NestFastifyApplication, document, {
       jsonDocumentUrl: OPENAPI_JSON_PATH,
       // The UI needs @fastify/static (ESM only), which Jest cannot load on Node 20: tests turn the UI off.
       ui: config.swaggerUiEnabled,
     });
   }
-}
-
-/** The contract's paths end with "/" (Django); Nest drops it when it registers a route. */
-function withTrailingSlashes(document: OpenAPIObject): OpenAPIObject {
-  document.paths = Object.fromEntries(
-    Object.entries(document.paths).map(([path, item]) => [path.endsWith('/') ? path : `${path}/`, item]),
-  );
-  return document;
 }
