@@ -69,7 +69,7 @@ export function ApiRequestBody(dto: Type, options: { required?: boolean; fieldEr
       description: [
         'Field errors: `{"field": ["message", ...]}`, `non_field_errors` for the body as a whole.',
         options.fieldErrors,
-        'A body that cannot be parsed gets `{"detail": "JSON parse error - ..."}` instead.',
+        'A body that cannot be parsed (malformed JSON) gets `{"detail": "..."}` instead.',
       ].filter(Boolean).join(' '),
       schema: { anyOf: [{ $ref: getSchemaPath(fieldErrors) }, { $ref: getSchemaPath(ErrorDto) }] },
     }),
