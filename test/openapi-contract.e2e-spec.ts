@@ -46,6 +46,14 @@ async function tool(command: string, args: string[], cwd: string): Promise<{ cod
   }
 }
 
+/** The README's refresh sketch ("For front-end teams"): it is type-checked with the flow, so it stays true. */
+async function readmeSketch(): Promise<string> {
+  const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+  const sketch = /A sketch with openapi-fetch:\n\n```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+  if (!sketch) throw new Error('README.md: the "A sketch with openapi-fetch" code block is missing');
+  return sketch;
+}
+
 /**
  * A folder like a front-end project's: the generated types from `document`, the flow program, and
  * the repository's node_modules (openapi-fetch) linked in.
@@ -56,12 +64,13 @@ async function clientProject(document: OpenApiDocument): Promise<string> {
   await writeFile(join(folder, 'openapi.json'), JSON.stringify(document));
   await writeFile(join(folder, 'package.json'), JSON.stringify({ type: 'module', private: true }));
   await writeFile(join(folder, 'flow.ts'), await readFile(join(ROOT, 'test', 'openapi-client', 'flow.ts')));
+  await writeFile(join(folder, 'readme-sketch.ts'), await readmeSketch());
   await writeFile(
     join(folder, 'tsconfig.json'),
     JSON.stringify({
       // A browser front end: DOM types, no Node types. Strictness comes from the command line.
       compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022', 'DOM', 'DOM.Iterable'], types: [] },
-      files: ['flow.ts'],
+      files: ['flow.ts', 'readme-sketch.ts'],
     }),
   );
   const generated = await tool(join(BIN, 'openapi-typescript'), ['openapi.json', '-o', 'api.d.ts'], folder);
@@ -116,6 +125,7 @@ describe('openapi.json, the committed contract', () => {
   it('generates a client that compiles with tsc --strict, runs the flow, and gets the documented bodies', async () => {
     const folder = await clientProject(committed);
     folders.push(folder);
+    // The program and the README's sketch, against the generated types.
     const checked = await typeCheck(folder);
     expect([checked.code, checked.output]).toEqual([0, '']);
 
