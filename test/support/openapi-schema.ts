@@ -87,6 +87,10 @@ export function schemaProblems(document: OpenApiDocument, schema: Schema, value:
     default:
       return [`${at}: the checker does not know type ${schema.type}`];
   }
+  if (typeof value === 'number' && schema.minimum !== undefined && value < schema.minimum) problems.push(`${at}: ${value} < minimum ${schema.minimum}`);
+  if (typeof value === 'number' && schema.maximum !== undefined && value > schema.maximum) problems.push(`${at}: ${value} > maximum ${schema.maximum}`);
+  if (typeof value === 'string' && schema.maxLength !== undefined && value.length > schema.maxLength) problems.push(`${at}: longer than ${schema.maxLength}`);
+  if (typeof value === 'string' && schema.minLength !== undefined && value.length < schema.minLength) problems.push(`${at}: shorter than ${schema.minLength}`);
   if (schema.enum && !schema.enum.includes(value)) problems.push(`${at}: ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`);
   return problems;
 }
@@ -109,8 +113,15 @@ export function exchangeProblems(document: OpenApiDocument, exchange: Exchange):
   const response = operation.responses[String(exchange.status)];
   if (!response) return [`${what}: status not documented (documented: ${Object.keys(operation.responses).join(', ')})`];
   const problems: string[] = [];
-  for (const header of Object.keys(response.headers ?? {})) {
-    if (!(header.toLowerCase() in exchange.headers)) problems.push(`${what}: documented header ${header} missing`);
+  for (const [header, definition] of Object.entries(response.headers ?? {})) {
+    const value = exchange.headers[header.toLowerCase()];
+    if (value === undefined) {
+      problems.push(`${what}: documented header ${header} missing`);
+      continue;
+    }
+    // Header values are text: an integer header is checked as the integer it spells.
+    const typed = definition.schema?.type === 'integer' && /^-?\d+$/.test(value) ? Number(value) : value;
+    problems.push(...schemaProblems(document, definition.schema ?? {}, typed, `header ${header}`).map((problem) => `${what}: ${problem}`));
   }
   const schema = response.content?.['application/json']?.schema;
   if (!schema) return exchange.body === '' ? problems : [...problems, `${what}: documented without a body, got ${exchange.body.slice(0, 200)}`];

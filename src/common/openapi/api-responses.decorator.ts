@@ -26,7 +26,7 @@ export const BODY_MEDIA_TYPES = ['application/json', 'application/x-www-form-url
 
 /** Every 401 carries it (DrfExceptionFilter). */
 const WWW_AUTHENTICATE = {
-  'WWW-Authenticate': { description: 'Always `Bearer realm="api"`', schema: { type: 'string' } },
+  'WWW-Authenticate': { required: true, description: 'Always `Bearer realm="api"`', schema: { type: 'string' } },
 } as const;
 
 const fieldErrorModels = new Map<Type, Type>();
@@ -103,7 +103,7 @@ export const ApiThrottledResponse = () =>
   ApiTooManyRequestsResponse({
     type: ThrottledErrorDto,
     description: 'Rate limited: retry after the number of seconds in Retry-After',
-    headers: { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer', minimum: 1 } } },
+    headers: { 'Retry-After': { required: true, description: 'Seconds to wait before retrying', schema: { type: 'integer', minimum: 1 } } },
   });
 
 /** DRF's NotFound: `{"detail": "Not found."}`. */
