@@ -37,7 +37,7 @@ const fieldErrorModels = new Map<Type, Type>();
  * `non_field_errors` for a body that is not an object. Built from the DTO's @ApiProperty fields, so
  * a field added to a DTO shows up here by itself.
  */
-export function fieldErrorsModel(dto: Type): Type {
+function fieldErrorsModel(dto: Type): Type {
   const known = fieldErrorModels.get(dto);
   if (known) return known;
   const name = `${dto.name.replace(/Dto$/, '')}ValidationErrorDto`;
