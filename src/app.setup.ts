@@ -1,7 +1,7 @@
 import { type INestApplication, Logger } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { IncomingMessage } from 'node:http';
-import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { LogController } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import type { AuthenticatedUser } from './common/decorators/authenticated-user.js';
@@ -10,6 +10,7 @@ import { DrfExceptionFilter } from './common/filters/drf-exception.filter.js';
 import { useHttpSecurity } from './common/http/http-security.js';
 import { useDepthLimitedJsonParser } from './common/http/json-body.js';
 import { REQUEST_ID_HEADER, requestIdFrom } from './common/http/request-id.js';
+import { buildOpenApiDocument } from './common/openapi/openapi-document.js';
 import { DrfValidationPipe } from './common/pipes/drf-validation.pipe.js';
 import { Metrics } from './metrics/metrics.js';
 
@@ -52,15 +53,7 @@ export function configureApp(app: INestApplication, config: AppConfig): void {
   app.useGlobalFilters(new DrfExceptionFilter());
   observeRequests(app as NestFastifyApplication, config);
   if (config.swaggerEnabled) {
-    const document = withTrailingSlashes(SwaggerModule.createDocument(
-      app,
-      new DocumentBuilder()
-        .setTitle('Auth service')
-        .setDescription('Register, log in, JWT access/refresh with rotation, sessions and revocation. Compatible with the Django simplejwt contract.')
-        .setVersion('1')
-        .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
-        .build(),
-    ));
+    const document = buildOpenApiDocument(app);
     SwaggerModule.setup(SWAGGER_UI_PATH, app as NestFastifyApplication, document, {
       jsonDocumentUrl: OPENAPI_JSON_PATH,
       // The UI needs @fastify/static (ESM only), which Jest cannot load on Node 20: tests turn the UI off.
@@ -104,10 +97,3 @@ function observeRequests(app: NestFastifyApplication, config: AppConfig): void {
   });
 }
 
-/** The contract's paths end with "/" (Django); Nest drops it when it registers a route. */
-function withTrailingSlashes(document: OpenAPIObject): OpenAPIObject {
-  document.paths = Object.fromEntries(
-    Object.entries(document.paths).map(([path, item]) => [path.endsWith('/') ? path : `${path}/`, item]),
-  );
-  return document;
-}

@@ -364,12 +364,14 @@ describe('auth contract (Django simplejwt compatible), end to end', () => {
     it('covers every operation of the OpenAPI document', async () => {
       const schema = await api.get('/api/schema/');
       expect(schema.status).toBe(200);
-      const operations = Object.entries(schema.body.paths as Record<string, Record<string, unknown>>).flatMap(([path, item]) =>
-        Object.keys(item).map((method) => ({ method: method.toUpperCase(), path })),
+      const operations = Object.entries(schema.body.paths as Record<string, Record<string, { security?: unknown[] }>>).flatMap(([path, item]) =>
+        Object.entries(item).map(([method, operation]) => ({ method: method.toUpperCase(), path, security: operation.security })),
       );
       expect(operations.length).toBeGreaterThanOrEqual(9);
       let protectedCount = 0;
-      for (const { method, path } of operations) {
+      for (const { method, path, security } of operations) {
+        // The document says what the guard does: `security: []` exactly on the public operations.
+        expect([`${method} ${path}`, security]).toEqual([`${method} ${path}`, PUBLIC.has(`${method} ${path}`) ? [] : [{ bearer: [] }]]);
         const concretePath = path.replace(/\{[^}]+\}/g, '00000000-0000-4000-8000-000000000000');
         const response = await api.request(method, concretePath, method === 'GET' || method === 'DELETE' ? {} : { body: {} });
         if (PUBLIC.has(`${method} ${path}`)) {

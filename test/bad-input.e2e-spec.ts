@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { forgeToken } from './support/jwt-forge.js';
+import { exchangeProblems, type OpenApiDocument as DocumentForChecks } from './support/openapi-schema.js';
 import { type ApiResponse, HttpClient, newUser } from './support/http-client.js';
 import { startApp, type TestApp } from './support/test-app.js';
 
@@ -48,7 +49,8 @@ describe('no 5xx from any input', () => {
   let api: HttpClient;
   let operations: Operation[];
   let access: string;
-  const responses: Array<{ what: string; status: number; text: string }> = [];
+  let document: DocumentForChecks;
+  const responses: Array<{ what: string; method: string; path: string; status: number; text: string; headers: Record<string, string> }> = [];
 
   beforeAll(async () => {
     testApp = await startApp({});
@@ -56,12 +58,20 @@ describe('no 5xx from any input', () => {
     const original = api.request.bind(api);
     api.request = async <T = any>(...args: Parameters<HttpClient['request']>): Promise<ApiResponse<T>> => {
       const response = await original<T>(...args);
-      responses.push({ what: `${args[0]} ${args[1]}`, status: response.status, text: response.text });
+      responses.push({
+        what: `${args[0]} ${args[1]}`,
+        method: args[0],
+        path: args[1],
+        status: response.status,
+        text: response.text,
+        headers: Object.fromEntries(response.headers.entries()),
+      });
       return response;
     };
     const schema = await api.get('/api/schema/');
     expect(schema.status).toBe(200);
     operations = operationsOf(schema.body as OpenApiDocument);
+    document = schema.body as DocumentForChecks;
     const user = newUser('badinput');
     expect((await api.post('/api/register/', user)).status).toBe(201);
     access = (await api.post('/api/token/', { username: user.username, password: user.password })).body.access;
@@ -199,6 +209,23 @@ describe('no 5xx from any input', () => {
       expect(answers.map((answer) => answer.status)).toEqual([401, 401, 401, 401, 401]);
     }
     report.push(`signed tokens with an out-of-range user_id (me/verify/refresh/legacy refresh/blacklist): ${statuses.join('; ')}`);
+  });
+
+  it('every answer to an operation that takes a body is one the OpenAPI document describes (status, body, headers)', () => {
+    // Operations without a body document no body errors: a client sends them none.
+    const templates = operations
+      .filter((operation) => operation.fields.length > 0)
+      .map((operation) => ({ operation, pattern: new RegExp(`^${operation.path.replace(/\{[^}]+\}/g, '[^/]+')}$`) }));
+    let checked = 0;
+    const problems = responses.flatMap((response) => {
+      const template = templates.find(({ operation, pattern }) => operation.method === response.method && pattern.test(response.path));
+      if (!template) return [];
+      checked += 1;
+      return exchangeProblems(document, { method: response.method, path: template.operation.path, status: response.status, body: response.text, headers: response.headers });
+    });
+    report.push(`checked against the OpenAPI document: ${checked} answers, ${problems.length} problems${problems.length ? `: ${problems.slice(0, 5).join('; ')}` : ''}`);
+    expect(checked).toBeGreaterThan(100);
+    expect(problems).toEqual([]);
   });
 
   it('no request of this suite got a 5xx, and nothing was logged as an error', () => {

@@ -1,7 +1,7 @@
 import { type CanActivate, type ExecutionContext, Injectable, SetMetadata, UseGuards, applyDecorators } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { ApiTooManyRequestsResponse } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
+import { ApiThrottledResponse } from '../common/openapi/api-responses.decorator.js';
 import { type RateLimitGroup, RateLimitService } from './rate-limit.service.js';
 
 const RATE_LIMIT_GROUP = 'rateLimitGroup';
@@ -26,5 +26,5 @@ export const RateLimit = (group: RateLimitGroup) =>
   applyDecorators(
     SetMetadata(RATE_LIMIT_GROUP, group),
     UseGuards(RateLimitGuard),
-    ApiTooManyRequestsResponse({ description: 'Rate limited; see the Retry-After header' }),
+    ApiThrottledResponse(),
   );

@@ -1,8 +1,9 @@
 import { Controller, Delete, Get, HttpCode, HttpStatus, NotFoundException, Param, ParseUUIDPipe } from '@nestjs/common';
-import { ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { Authenticated } from '../common/decorators/authenticated.decorator.js';
 import type { AuthenticatedUser } from '../common/decorators/authenticated-user.js';
 import { CurrentUser } from '../common/decorators/current-user.decorator.js';
+import { ApiNotFound } from '../common/openapi/api-responses.decorator.js';
 import { SessionResponseDto } from './dto/session-response.dto.js';
 import { SessionsService } from './sessions.service.js';
 
@@ -14,6 +15,7 @@ export class SessionsController {
   constructor(private readonly sessions: SessionsService) {}
 
   @Get('/')
+  @ApiOperation({ summary: "List the caller's live sessions" })
   @ApiOkResponse({ type: [SessionResponseDto] })
   async list(@CurrentUser() caller: AuthenticatedUser): Promise<SessionResponseDto[]> {
     return (await this.sessions.listActive(caller.id)).map((session) => SessionResponseDto.from(session, caller.sid));
@@ -21,8 +23,10 @@ export class SessionsController {
 
   @Delete(':id/')
   @HttpCode(HttpStatus.NO_CONTENT)
-  @ApiNoContentResponse({ description: "The session ended: its access and refresh tokens stop working at once" })
-  @ApiNotFoundResponse({ description: 'No live session of the caller has this id' })
+  @ApiOperation({ summary: 'End one of the caller\'s sessions' })
+  @ApiParam({ name: 'id', format: 'uuid', description: 'A session id, as listed by GET /api/sessions/' })
+  @ApiNoContentResponse({ description: 'The session ended: its access and refresh tokens stop working at once' })
+  @ApiNotFound('No live session of the caller has this id (an id that is not a uuid included)')
   async revoke(
     @CurrentUser() caller: AuthenticatedUser,
     @Param('id', new ParseUUIDPipe({ exceptionFactory: () => new NotFoundException() })) id: string,

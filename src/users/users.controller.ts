@@ -1,9 +1,10 @@
 import { Controller, Get, NotFoundException } from '@nestjs/common';
-import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CachePerUser } from '../cache/cache-per-user.decorator.js';
 import { Authenticated } from '../common/decorators/authenticated.decorator.js';
 import type { AuthenticatedUser } from '../common/decorators/authenticated-user.js';
 import { CurrentUser } from '../common/decorators/current-user.decorator.js';
+import { ApiNotFound } from '../common/openapi/api-responses.decorator.js';
 import { ProfileResponseDto } from './dto/user-response.dto.js';
 import { UsersService } from './users.service.js';
 
@@ -16,7 +17,9 @@ export class UsersController {
   @Get('me/')
   @Authenticated()
   @CachePerUser()
+  @ApiOperation({ summary: "The caller's profile" })
   @ApiOkResponse({ type: ProfileResponseDto })
+  @ApiNotFound('The account was deleted (outside the API) after the token was checked')
   async me(@CurrentUser() caller: AuthenticatedUser): Promise<ProfileResponseDto> {
     const user = await this.users.findProfile(caller.id);
     if (!user) throw new NotFoundException();

@@ -40,6 +40,6 @@ export class AccessRefreshDto {
 export class EmptyDto {}
 
 export class RevokedCountDto {
-  @ApiProperty({ description: 'How many sessions ended' })
+  @ApiProperty({ type: 'integer', description: 'How many sessions ended' })
   revoked: number;
 }

@@ -3,7 +3,7 @@ import type { User } from '../user.entity.js';
 
 /** Public view of a user. Lists its fields explicitly, so the password hash can never leak. */
 export class UserResponseDto {
-  @ApiProperty({ example: 42 })
+  @ApiProperty({ type: 'integer', example: 42 })
   id: number;
 
   @ApiProperty({ example: 'alice' })
