@@ -5,10 +5,10 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module.js';
 import { configureApp, createFastifyAdapter } from './app.setup.js';
 import { exitGracefullyOnSignals } from './common/lifecycle/graceful-shutdown.js';
-import { logLevelsFrom, readAppConfig } from './config/app.config.js';
+import { appConfig, logLevelsFrom } from './config/app.config.js';
 
 async function bootstrap(): Promise<void> {
-  const config = readAppConfig(process.env);
+  const config = appConfig();
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(), createFastifyAdapter(config), {
     logger: logLevelsFrom(config.logLevel),
   });

@@ -3,11 +3,11 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
 import { exitGracefullyOnSignals } from './common/lifecycle/graceful-shutdown.js';
-import { logLevelsFrom, readAppConfig } from './config/app.config.js';
+import { appConfig, logLevelsFrom } from './config/app.config.js';
 
 /** The worker process (Procfile `worker:`): the BullMQ consumers, with the same modules and config as web. */
 async function bootstrap(): Promise<void> {
-  const config = readAppConfig(process.env);
+  const config = appConfig();
   const app = await NestFactory.createApplicationContext(AppModule.forRoot({ worker: true }), {
     logger: logLevelsFrom(config.logLevel),
   });

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import pg from 'pg';
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { type DatabaseConfig, readDatabaseConfig } from '../config/database.config.js';
+import { type DatabaseConfig, databaseConfig, pgSsl } from '../config/database.config.js';
 import { buildDataSourceOptions } from '../database/data-source-options.js';
 
 /** Any constant: serialises concurrent migration runs (two release phases, or a release and a test). */
@@ -14,7 +14,7 @@ const MIGRATION_LOCK_ID = 7_314_159;
 export async function ensureDatabaseExists(config: DatabaseConfig): Promise<void> {
   const target = new URL(config.url);
   const name = decodeURIComponent(target.pathname.slice(1));
-  const probe = new pg.Client({ connectionString: config.url, ssl: config.ssl === 'off' ? false : { rejectUnauthorized: config.ssl === 'verify-full' } });
+  const probe = new pg.Client({ connectionString: config.url, ssl: pgSsl(config) });
   try {
     await probe.connect();
     return;
@@ -63,7 +63,7 @@ export async function runMigrations(options: DataSourceOptions, log: (line: stri
 
 const isEntryPoint = import.meta.url === `file://${process.argv[1]}`;
 if (isEntryPoint) {
-  const config = readDatabaseConfig(process.env);
+  const config = databaseConfig();
   ensureDatabaseExists(config)
     .then(() => runMigrations(buildDataSourceOptions(config, { applicationName: 'auth-migrations' })))
     .then(() => process.exit(0))

@@ -1,12 +1,13 @@
 import { describe, it, expect } from '@jest/globals';
 import { logLevelsFrom, readAppConfig } from './app.config.js';
 import { DEVELOPMENT_SIGNING_KEY, MIN_SIGNING_KEY_LENGTH, readAuthConfig } from './auth.config.js';
-import { readDatabaseConfig } from './database.config.js';
+import { pgSsl, readDatabaseConfig } from './database.config.js';
 import { ConfigError, type Env, envBool, envEnum, envInt, envList, envOptionalString, envString, isProduction } from './env.js';
 import { readJobsConfig } from './jobs.config.js';
 import { readMailConfig } from './mail.config.js';
 import { readRateLimitConfig } from './rate-limit.config.js';
-import { readRedisConfig } from './redis.config.js';
+import { readPasswordConfig } from './password.config.js';
+import { parseRedisUrl, readRedisConfig } from './redis.config.js';
 
 /** Runs `read` and returns the ConfigError it throws (fails the test if it throws nothing or something else). */
 function configErrorOf(read: () => unknown): ConfigError {
@@ -263,7 +264,15 @@ describe('readDatabaseConfig', () => {
       poolSize: 10,
       connectTimeoutMs: 3000,
       statementTimeoutMs: 10_000,
+      readYourWritesSeconds: 300,
     });
+  });
+
+  it('pgSsl: off is plain TCP, require skips the certificate check (Heroku), verify-full checks it', () => {
+    expect(pgSsl({ ssl: 'off' })).toBe(false);
+    expect(pgSsl({ ssl: 'require' })).toEqual({ rejectUnauthorized: false });
+    expect(pgSsl({ ssl: 'verify-full' })).toEqual({ rejectUnauthorized: true });
+    expect(pgSsl(readDatabaseConfig({ DATABASE_URL: 'postgres://u@h/d?sslmode=require' }))).toEqual({ rejectUnauthorized: false });
   });
 
   it('turns SSL on when DATABASE_URL says sslmode=require (Heroku Postgres)', () => {
@@ -295,6 +304,7 @@ describe('readDatabaseConfig', () => {
     ['DATABASE_POOL_SIZE', { DATABASE_POOL_SIZE: '0' }],
     ['DATABASE_CONNECT_TIMEOUT_MS', { DATABASE_CONNECT_TIMEOUT_MS: 'soon' }],
     ['DATABASE_STATEMENT_TIMEOUT_MS', { DATABASE_STATEMENT_TIMEOUT_MS: '10' }],
+    ['DATABASE_READ_YOUR_WRITES_SECONDS', { DATABASE_READ_YOUR_WRITES_SECONDS: '0' }],
   ])('refuses a bad %s', (variable, env) => {
     expectRefused(() => readDatabaseConfig(env), variable);
   });
@@ -304,6 +314,7 @@ describe('readRedisConfig', () => {
   it('has the documented defaults', () => {
     expect(readRedisConfig({})).toEqual({
       urls: ['redis://127.0.0.1:6379/0'],
+      endpoints: [{ host: '127.0.0.1', port: 6379, username: undefined, password: undefined, db: 0, tls: false }],
       cluster: false,
       keyPrefix: 'auth:',
       tlsRejectUnauthorized: true,
@@ -337,7 +348,22 @@ describe('readRedisConfig', () => {
     expect(config.urls).toEqual(['redis://10.0.0.1:7000', 'redis://10.0.0.2:7000', 'redis://10.0.0.3:7000']);
   });
 
+  it('parses each URL once: credentials (decoded), database number, TLS', () => {
+    expect(parseRedisUrl('rediss://user:p%40ss@redis.example.com:6380/3')).toEqual({
+      host: 'redis.example.com',
+      port: 6380,
+      username: 'user',
+      password: 'p@ss',
+      db: 3,
+      tls: true,
+    });
+    expect(parseRedisUrl('redis://:secret@h')).toMatchObject({ port: 6379, username: undefined, password: 'secret', db: 0, tls: false });
+    const cluster = readRedisConfig({ REDIS_URL: 'redis://a:7000,redis://b:7001', REDIS_CLUSTER: 'true' });
+    expect(cluster.endpoints.map(({ host, port }) => `${host}:${port}`)).toEqual(['a:7000', 'b:7001']);
+  });
+
   it.each<[string, Env]>([
+    ['REDIS_URL', { REDIS_URL: 'redis://127.0.0.1:6379/zero' }],
     ['REDIS_URL', { REDIS_URL: 'not a url' }],
     ['REDIS_URL', { REDIS_URL: 'http://127.0.0.1:6379' }],
     ['REDIS_URL', { REDIS_URL: 'redis://a:7000,postgres://b', REDIS_CLUSTER: 'true' }],
@@ -475,5 +501,23 @@ describe('readMailConfig', () => {
     ['ALLOW_UNVERIFIED_LOGIN', { ALLOW_UNVERIFIED_LOGIN: 'unverified' }],
   ])('refuses a bad %s', (variable, env) => {
     expectRefused(() => readMailConfig(env), variable);
+  });
+});
+
+describe('readPasswordConfig', () => {
+  it('defaults ARGON2_MAX_CONCURRENCY to the libuv thread pool size (UV_THREADPOOL_SIZE, else 4)', () => {
+    expect(readPasswordConfig({})).toEqual({ argon2MaxConcurrency: 4 });
+    expect(readPasswordConfig({ UV_THREADPOOL_SIZE: '8' }).argon2MaxConcurrency).toBe(8);
+    expect(readPasswordConfig({ UV_THREADPOOL_SIZE: '8', ARGON2_MAX_CONCURRENCY: '2' }).argon2MaxConcurrency).toBe(2);
+  });
+
+  it.each<[string, Env]>([
+    // Used to become 4 silently.
+    ['ARGON2_MAX_CONCURRENCY', { ARGON2_MAX_CONCURRENCY: 'two' }],
+    ['ARGON2_MAX_CONCURRENCY', { ARGON2_MAX_CONCURRENCY: '0' }],
+    ['ARGON2_MAX_CONCURRENCY', { ARGON2_MAX_CONCURRENCY: '-1' }],
+    ['UV_THREADPOOL_SIZE', { UV_THREADPOOL_SIZE: 'lots' }],
+  ])('refuses a bad %s', (variable, env) => {
+    expectRefused(() => readPasswordConfig(env), variable);
   });
 });

@@ -32,7 +32,21 @@ export function readDatabaseConfig(env: Env) {
     connectTimeoutMs: envInt(env, 'DATABASE_CONNECT_TIMEOUT_MS', 3000, { min: 100, max: 60_000 }),
     /** Server-side statement timeout, so a stuck query cannot hold a request forever. */
     statementTimeoutMs: envInt(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 10_000, { min: 100, max: 600_000 }),
+    /**
+     * With replicas: after a write to a user's row, that user's reads wait for a replica that has
+     * replayed the write (or go to the primary) for this long (read-your-writes).
+     */
+    readYourWritesSeconds: envInt(env, 'DATABASE_READ_YOUR_WRITES_SECONDS', 300, { min: 1, max: 86_400 }),
   };
+}
+
+/**
+ * The one place the TLS options of a PostgreSQL connection are made (primary, replicas, the
+ * migration CLI, the outbox listener): `off` is plain TCP, `require` is TLS without a certificate
+ * check (Heroku Postgres), `verify-full` checks the certificate and host name.
+ */
+export function pgSsl(config: Pick<DatabaseConfig, 'ssl'>): false | { rejectUnauthorized: boolean } {
+  return config.ssl === 'off' ? false : { rejectUnauthorized: config.ssl === 'verify-full' };
 }
 
 export const databaseConfig = registerAs('database', () => readDatabaseConfig(process.env));

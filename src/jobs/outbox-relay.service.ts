@@ -6,7 +6,7 @@ import type { Queue } from 'bullmq';
 import pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { withTimeout } from '../common/async/with-timeout.js';
-import { databaseConfig } from '../config/database.config.js';
+import { databaseConfig, pgSsl } from '../config/database.config.js';
 import { jobsConfig } from '../config/jobs.config.js';
 import { MAIL_QUEUE } from './job-names.js';
 import { OUTBOX_CHANNEL } from './outbox.service.js';
@@ -96,7 +96,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
     if (this.stopped) return;
     const client = new pg.Client({
       connectionString: this.database.url,
-      ssl: this.database.ssl === 'off' ? false : { rejectUnauthorized: this.database.ssl === 'verify-full' },
+      ssl: pgSsl(this.database),
       application_name: 'auth-outbox-listener',
     });
     const retry = () => {
