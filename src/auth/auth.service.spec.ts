@@ -1,5 +1,5 @@
 import { describe, it, expect, jest } from '@jest/globals';
-import type { DataSource } from 'typeorm';
+import type { Transactions } from '../database/transactions.service.js';
 import type { RequestClient } from '../common/decorators/client.decorator.js';
 import { DrfException, throttled } from '../common/http/drf-errors.js';
 import { readMailConfig } from '../config/mail.config.js';
@@ -96,7 +96,7 @@ function setup(options: { user: User | null; verify?: { ok: boolean; needsRehash
     strictFake<TokensService>('tokens', { refreshTokenFor: fns.refreshTokenFor, issueAccess: fns.issueAccess }),
     strictFake<RateLimitService>('limits', { takeLoginAttempt: fns.takeLoginAttempt }),
     strictFake<OutboxService>('outbox'),
-    strictFake<DataSource>('dataSource'),
+    strictFake<Transactions>('transactions'),
     mail,
   );
   return { service, fns, head };

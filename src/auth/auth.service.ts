@@ -1,7 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
 import { mailConfig } from '../config/mail.config.js';
 import { OutboxService } from '../jobs/outbox.service.js';
 import type { AuthenticatedUser } from '../common/decorators/authenticated-user.js';
@@ -18,6 +16,7 @@ import { validatePassword } from '../users/password/password-validators.js';
 import type { User } from '../users/user.entity.js';
 import { DuplicateUserError, UsersService } from '../users/users.service.js';
 import { type TokenClaims, TokensService } from './tokens.service.js';
+import { Transactions } from '../database/transactions.service.js';
 
 export const DUPLICATE_MESSAGES = {
   username: 'A user with that username already exists.',
@@ -40,7 +39,7 @@ export class AuthService {
     private readonly tokens: TokensService,
     private readonly limits: RateLimitService,
     private readonly outbox: OutboxService,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     @Inject(mailConfig.KEY) private readonly mail: ConfigType<typeof mailConfig>,
   ) {}
 
@@ -56,7 +55,7 @@ export class AuthService {
     const passwordHash = await this.hasher.hash(input.password);
     try {
       // The user and the intent to send the verification e-mail commit together (outbox).
-      return await this.dataSource.transaction(async (manager) => {
+      return await this.transactions.run(async (manager) => {
         const created = await this.users.create({ username: input.username, email: input.email, passwordHash }, manager);
         await this.outbox.addMail(manager, 'verify-email', { userId: created.id, requestedAt: nowSeconds() });
         return created;

@@ -40,9 +40,8 @@ export async function ensureDatabaseExists(config: DatabaseConfig): Promise<void
 /** Runs pending migrations on the primary under an advisory lock; a second run is a no-op. */
 export async function runMigrations(options: DataSourceOptions, log: (line: string) => void = console.log): Promise<string[]> {
   // Migrations run on the primary only, whatever replicas are configured.
-  const { replication: _replicas, ...primaryOnly } = options as DataSourceOptions & { replication?: { master: object } };
-  const primary = (_replicas ? { ...primaryOnly, ..._replicas.master } : primaryOnly) as DataSourceOptions;
-  const dataSource = await new DataSource({ ...primary, poolSize: 2 } as DataSourceOptions).initialize();
+  // (The options name the primary only: replicas are not TypeORM's.) Migrations need no entities.
+  const dataSource = await new DataSource({ ...options, entities: [], poolSize: 2 } as DataSourceOptions).initialize();
   try {
     const runner = dataSource.createQueryRunner('master');
     await runner.connect();

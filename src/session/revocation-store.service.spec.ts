@@ -1,7 +1,8 @@
 import { describe, expect, it, jest } from '@jest/globals';
-import type { DataSource } from 'typeorm';
 import { readAuthConfig } from '../config/auth.config.js';
 import type { RedisService } from '../redis/redis.service.js';
+import type { UsersService } from '../users/users.service.js';
+import type { SessionRepository } from './persistence/session.repository.js';
 import { RevocationStore } from './revocation-store.service.js';
 
 /**
@@ -14,7 +15,7 @@ function setup() {
   const authPutUserState = jest.fn<(key: string, value: string, version: number, ttl: number) => Promise<number>>().mockResolvedValue(1);
   const authPutSession = jest.fn<(key: string, value: string, state: string, ttl: number) => Promise<number>>().mockResolvedValue(1);
   const redis = { client: { defineCommand, authPutUserState, authPutSession } } as unknown as RedisService;
-  const store = new RevocationStore(redis, {} as DataSource, readAuthConfig({ NODE_ENV: 'test' }));
+  const store = new RevocationStore(redis, {} as UsersService, {} as SessionRepository, readAuthConfig({ NODE_ENV: 'test' }));
   return { store, defineCommand, authPutUserState, authPutSession };
 }
 
