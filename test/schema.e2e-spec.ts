@@ -50,7 +50,7 @@ describe('Schema: the entities declare everything the migrations create', () => 
     const tables = new Set(getMetadataArgsStorage().tables.map((table) => table.target));
     const entities = candidates.filter((candidate) => tables.has(candidate));
     expect(entities.length).toBeGreaterThanOrEqual(5);
-    dataSource = await new DataSource({ ...buildDataSourceOptions(config, { entities, migrations: [] }), poolSize: 2 }).initialize();
+    dataSource = await new DataSource(buildDataSourceOptions(config, { entities, migrations: [] })).initialize();
   });
 
   afterAll(async () => {

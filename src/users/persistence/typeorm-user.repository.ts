@@ -82,7 +82,7 @@ export class TypeOrmUserRepository extends UserRepository {
   }
 
   async findProfile(id: number): Promise<User | null> {
-    const rows = await this.replicas.read<User>(`SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, [id], {
+    const rows = await this.replicas.read<User>(`SELECT ${USER_COLUMNS} FROM "users" WHERE "id" = $1`, [id], {
       isStale: (found) => found.length === 0,
       scope: userScope(id),
     });
