@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import { mailConfig } from '../config/mail.config.js';
+import { authConfig } from '../config/auth.config.js';
 import { OutboxService } from '../jobs/outbox.service.js';
 import type { AuthenticatedUser } from '../common/decorators/authenticated-user.js';
 import type { RequestClient } from '../common/decorators/client.decorator.js';
@@ -40,7 +40,7 @@ export class AuthService {
     private readonly limits: RateLimitService,
     private readonly outbox: OutboxService,
     private readonly transactions: Transactions,
-    @Inject(mailConfig.KEY) private readonly mail: ConfigType<typeof mailConfig>,
+    @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
   ) {}
 
   async register(input: RegisterDto): Promise<User> {
@@ -86,7 +86,7 @@ export class AuthService {
     if (!ok || !user.isActive) throw noActiveAccount();
     // Unconfirmed addresses may log in unless ALLOW_UNVERIFIED_LOGIN=false (then: as if inactive).
     // The point stays taken, as for a wrong password: giving it back would tell the password was right.
-    if (!this.mail.allowUnverifiedLogin && !user.emailVerifiedAt) throw noActiveAccount();
+    if (!this.auth.allowUnverifiedLogin && !user.emailVerifiedAt) throw noActiveAccount();
     // The session opens only if the hash just verified is still the stored one (SessionsService.openIfCurrent).
     let checkedHash = user.passwordHash;
     if (needsRehash) {

@@ -202,8 +202,14 @@ describe('readAuthConfig', () => {
       refreshTokenLifetimeSeconds: 86_400,
       refreshReuseGraceSeconds: 10,
       revocationRecheckSeconds: 60,
+      allowUnverifiedLogin: true,
     });
     expect(config.signingKey.length).toBeGreaterThanOrEqual(MIN_SIGNING_KEY_LENGTH);
+  });
+
+  it('reads ALLOW_UNVERIFIED_LOGIN (a login rule, filed under auth) and refuses a bad value', () => {
+    expect(readAuthConfig({ NODE_ENV: 'test', ALLOW_UNVERIFIED_LOGIN: 'false' }).allowUnverifiedLogin).toBe(false);
+    expectRefused(() => readAuthConfig({ NODE_ENV: 'test', ALLOW_UNVERIFIED_LOGIN: 'unverified' }), 'ALLOW_UNVERIFIED_LOGIN');
   });
 
   it('uses JWT_SIGNING_KEY when set (even a short one outside production)', () => {
@@ -313,7 +319,6 @@ describe('readDatabaseConfig', () => {
 describe('readRedisConfig', () => {
   it('has the documented defaults', () => {
     expect(readRedisConfig({})).toEqual({
-      urls: ['redis://127.0.0.1:6379/0'],
       endpoints: [{ host: '127.0.0.1', port: 6379, username: undefined, password: undefined, db: 0, tls: false }],
       cluster: false,
       keyPrefix: 'auth:',
@@ -327,7 +332,7 @@ describe('readRedisConfig', () => {
 
   it('accepts rediss:// and REDIS_TLS_REJECT_UNAUTHORIZED=false (Heroku Redis)', () => {
     const config = readRedisConfig({ REDIS_URL: 'rediss://:pw@host:6380', REDIS_TLS_REJECT_UNAUTHORIZED: 'false' });
-    expect(config.urls).toEqual(['rediss://:pw@host:6380']);
+    expect(config.endpoints).toEqual([{ host: 'host', port: 6380, username: undefined, password: 'pw', db: 0, tls: true }]);
     expect(config.tlsRejectUnauthorized).toBe(false);
   });
 
@@ -345,7 +350,7 @@ describe('readRedisConfig', () => {
     expectRefused(() => readRedisConfig({ REDIS_URL: seeds, REDIS_CLUSTER: 'false' }), 'REDIS_URL');
     const config = readRedisConfig({ REDIS_URL: seeds, REDIS_CLUSTER: 'true' });
     expect(config.cluster).toBe(true);
-    expect(config.urls).toEqual(['redis://10.0.0.1:7000', 'redis://10.0.0.2:7000', 'redis://10.0.0.3:7000']);
+    expect(config.endpoints.map(({ host, port }) => `${host}:${port}`)).toEqual(['10.0.0.1:7000', '10.0.0.2:7000', '10.0.0.3:7000']);
   });
 
   it('parses each URL once: credentials (decoded), database number, TLS', () => {
@@ -469,7 +474,6 @@ describe('readMailConfig', () => {
       appUrl: 'http://localhost:3000',
       passwordResetTimeoutSeconds: 3600,
       emailVerificationTimeoutSeconds: 259_200,
-      allowUnverifiedLogin: true,
     });
   });
 
@@ -480,14 +484,12 @@ describe('readMailConfig', () => {
       SMTP_URL: 'smtps://user:pass@smtp.example.com:465',
       MAIL_FROM: 'Example <no-reply@example.com>',
       APP_URL: 'https://app.example.com//',
-      ALLOW_UNVERIFIED_LOGIN: 'false',
     });
     expect(config).toMatchObject({
       smtpUrl: 'smtps://user:pass@smtp.example.com:465',
       production: true,
       from: 'Example <no-reply@example.com>',
       appUrl: 'https://app.example.com',
-      allowUnverifiedLogin: false,
     });
   });
 
@@ -498,7 +500,6 @@ describe('readMailConfig', () => {
     ['PASSWORD_RESET_TIMEOUT_SECONDS', { PASSWORD_RESET_TIMEOUT_SECONDS: '1h' }],
     ['PASSWORD_RESET_TIMEOUT_SECONDS', { PASSWORD_RESET_TIMEOUT_SECONDS: '59' }],
     ['EMAIL_VERIFICATION_TIMEOUT_SECONDS', { EMAIL_VERIFICATION_TIMEOUT_SECONDS: '99999999' }],
-    ['ALLOW_UNVERIFIED_LOGIN', { ALLOW_UNVERIFIED_LOGIN: 'unverified' }],
   ])('refuses a bad %s', (variable, env) => {
     expectRefused(() => readMailConfig(env), variable);
   });

@@ -51,8 +51,7 @@ export function readRedisConfig(env: Env) {
     throw new ConfigError('REDIS_URL', 'several URLs are only allowed with REDIS_CLUSTER=true');
   }
   return {
-    urls,
-    /** `urls`, parsed (one per seed node with REDIS_CLUSTER=true). */
+    /** REDIS_URL, parsed: one endpoint, or the seed nodes with REDIS_CLUSTER=true. */
     endpoints,
     cluster,
     keyPrefix,
