@@ -5,9 +5,10 @@ import { AppCacheModule } from './cache/app-cache.module.js';
 import { appConfig } from './config/app.config.js';
 import { authConfig } from './config/auth.config.js';
 import { databaseConfig } from './config/database.config.js';
-import { jobsConfig, readJobsConfig } from './config/jobs.config.js';
+import { jobsConfig } from './config/jobs.config.js';
 import { mailConfig } from './config/mail.config.js';
 import { metricsConfig } from './config/metrics.config.js';
+import { passwordConfig } from './config/password.config.js';
 import { rateLimitConfig } from './config/rate-limit.config.js';
 import { redisConfig } from './config/redis.config.js';
 import { DatabaseModule } from './database/database.module.js';
@@ -28,7 +29,7 @@ export interface AppModuleOptions {
 @Module({})
 export class AppModule {
   static forRoot(options: AppModuleOptions = {}): DynamicModule {
-    const worker = options.worker ?? readJobsConfig(process.env).runWorkerInWeb;
+    const worker = options.worker ?? jobsConfig().runWorkerInWeb;
     return {
       module: AppModule,
       imports: [
@@ -36,7 +37,7 @@ export class AppModule {
         ConfigModule.forRoot({
           isGlobal: true,
           ignoreEnvFile: true,
-          load: [appConfig, authConfig, databaseConfig, redisConfig, rateLimitConfig, jobsConfig, mailConfig, metricsConfig],
+          load: [appConfig, authConfig, databaseConfig, redisConfig, rateLimitConfig, jobsConfig, mailConfig, passwordConfig, metricsConfig],
         }),
         DatabaseModule,
         RedisModule,

@@ -6,10 +6,10 @@ import { AppModule } from './app.module.js';
 import { configureApp, createFastifyAdapter } from './app.setup.js';
 import { exitGracefullyOnSignals } from './common/lifecycle/graceful-shutdown.js';
 import { createAppLogger } from './common/logging/app-logger.js';
-import { readAppConfig } from './config/app.config.js';
+import { appConfig } from './config/app.config.js';
 
 async function bootstrap(): Promise<void> {
-  const config = readAppConfig(process.env);
+  const config = appConfig();
   const logger = createAppLogger(config);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(), createFastifyAdapter(config, logger.pino), {
     logger: logger.nest,

@@ -4,11 +4,11 @@ import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
 import { exitGracefullyOnSignals } from './common/lifecycle/graceful-shutdown.js';
 import { createAppLogger } from './common/logging/app-logger.js';
-import { readAppConfig } from './config/app.config.js';
+import { appConfig } from './config/app.config.js';
 
 /** The worker process (Procfile `worker:`): the BullMQ consumers, with the same modules and config as web. */
 async function bootstrap(): Promise<void> {
-  const config = readAppConfig(process.env);
+  const config = appConfig();
   const app = await NestFactory.createApplicationContext(AppModule.forRoot({ worker: true }), {
     logger: createAppLogger(config).nest,
   });

@@ -2,12 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { getDataSourceToken } from '@nestjs/typeorm';
-import type { Pool } from 'pg';
-import type { DataSource } from 'typeorm';
 import { runMigrations } from '../src/cli/migrate.js';
 import { readDatabaseConfig } from '../src/config/database.config.js';
 import { buildDataSourceOptions } from '../src/database/data-source-options.js';
+import { ReplicaPools } from '../src/database/replica-pools.service.js';
+import { AccountTokensService } from '../src/auth/account-tokens.service.js';
+import { nowSeconds } from '../src/common/time.js';
+import { UsersService } from '../src/users/users.service.js';
 import { type ApiResponse, HttpClient, newUser } from './support/http-client.js';
 import { PgCluster } from './support/pg-cluster.js';
 import { startApp, type TestApp } from './support/test-app.js';
@@ -306,8 +307,8 @@ describe('Reads, writes and the replica: a lagging or dead replica breaks nothin
     // The pool now holds open connections to the replica: the freeze catches them mid-life.
     expect((await meWithReplicaReads(warm.tokens.access)).replicaReads).toBeGreaterThanOrEqual(1);
 
-    // The app's pool for the replica (the same handle readiness uses).
-    const replicaPool = (testApp.app.get<DataSource>(getDataSourceToken()).driver as unknown as { slaves: Pool[] }).slaves[0];
+    // The app's pool for the replica (the provider that owns it; readiness and reads use it too).
+    const replicaPool = testApp.app.get(ReplicaPools).pool(0);
     const pooledBefore = replicaPool.totalCount;
     expect(replicaPool.idleCount).toBeGreaterThanOrEqual(1);
 
@@ -366,8 +367,47 @@ describe('Reads, writes and the replica: a lagging or dead replica breaks nothin
     expect(record.serverErrors).toEqual([]);
   });
 
+  it('a write is not undone by a lagging read: after e-mail verification /me shows it, while the replica is still behind', async () => {
+    const record = begin('5 read-your-writes');
+    const account = await registeredUser('ryw');
+    await cluster.waitForReplicaCatchUp();
+    // Cached per user, from the replica: not verified yet.
+    const before = await meWithReplicaReads(account.tokens.access);
+    expect(before.me.status).toBe(200);
+    expect(before.me.body.email_verified).toBe(false);
+    expect(before.replicaReads).toBeGreaterThanOrEqual(1);
+
+    // The replica applies every commit 4 s late (a real streaming delay, not a pause).
+    const setDelay = async (value: string | null) => {
+      await cluster.query('replica', value === null ? 'ALTER SYSTEM RESET recovery_min_apply_delay' : `ALTER SYSTEM SET recovery_min_apply_delay = '${value}'`, [], 'postgres');
+      await cluster.query('replica', 'SELECT pg_reload_conf()', [], 'postgres');
+    };
+    await setDelay('4s');
+    try {
+      const user = (await testApp.app.get(UsersService).findById(account.id))!;
+      const token = testApp.app.get(AccountTokensService).make('verify-email', user, nowSeconds());
+      const verified = await api.post('/api/email/verify/', { uid: AccountTokensService.encodeUid(account.id), token });
+      expect(verified.status).toBe(200);
+      // The replica has not applied the write…
+      const [onReplica] = await cluster.query<{ email_verified_at: Date | null }>('replica', 'SELECT email_verified_at FROM users WHERE id = $1', [account.id]);
+      expect(onReplica.email_verified_at).toBeNull();
+      // …so the profile read that refills the cache goes to the primary, and the cache holds the write.
+      const after = await api.get('/api/me/', account.tokens.access);
+      expect(after.status).toBe(200);
+      expect(after.body.email_verified).toBe(true);
+      expect((await api.get('/api/me/', account.tokens.access)).body.email_verified).toBe(true);
+      const [stillBehind] = await cluster.query<{ email_verified_at: Date | null }>('replica', 'SELECT email_verified_at FROM users WHERE id = $1', [account.id]);
+      expect(stillBehind.email_verified_at).toBeNull(); // the answers above did not come from it
+    } finally {
+      await setDelay(null);
+      await cluster.waitForReplicaCatchUp();
+    }
+    notes.push('5 read-your-writes: with the replica 4 s behind, /me after e-mail verification showed it at once (from the primary)');
+    expect(record.serverErrors).toEqual([]);
+  });
+
   it('a web process that starts while the replica is down boots and serves login and registration', async () => {
-    const record = begin('5 started with replica down');
+    const record = begin('6 started with replica down');
     await cluster.stopReplica();
     let replicaDown = true;
     let second: TestApp | undefined;
@@ -397,7 +437,7 @@ describe('Reads, writes and the replica: a lagging or dead replica breaks nothin
       expect(laterMe.status).toBe(200);
       expect(replicaReads).toBeGreaterThanOrEqual(1);
       expect(replicaErrorFallbacks(second)).toBe(errorsBefore);
-      notes.push(`5 started with replica down: booted in ${bootMs} ms, degraded until the replica came back, then read from it`);
+      notes.push(`6 started with replica down: booted in ${bootMs} ms, degraded until the replica came back, then read from it`);
     } finally {
       await second?.close();
       if (replicaDown) await cluster.startReplica();

@@ -1,7 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
 import { drfFieldError } from '../common/http/drf-errors.js';
 import { nowSeconds } from '../common/time.js';
 import { mailConfig } from '../config/mail.config.js';
@@ -11,6 +9,7 @@ import type { User } from '../users/user.entity.js';
 import { UsersService } from '../users/users.service.js';
 import { AccountService } from './account.service.js';
 import { type AccountTokenPurpose, AccountTokensService } from './account-tokens.service.js';
+import { Transactions } from '../database/transactions.service.js';
 
 export const INVALID_LINK = 'The link is invalid or has expired.';
 export const INVALID_RESET_LINK = 'The password reset link was invalid, possibly because it has already been used.';
@@ -24,7 +23,7 @@ export const INVALID_RESET_LINK = 'The password reset link was invalid, possibly
 @Injectable()
 export class AccountEmailService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly users: UsersService,
     private readonly account: AccountService,
     private readonly tokens: AccountTokensService,
@@ -36,25 +35,21 @@ export class AccountEmailService {
   async requestPasswordReset(email: string): Promise<void> {
     if (!(await this.limits.allowMail('password-reset', email))) return;
     const userId = await this.users.findIdByEmail(email);
-    await this.outbox.addMail(this.dataSource.manager, 'password-reset', { userId, requestedAt: nowSeconds() });
+    await this.outbox.addMail(this.transactions.none, 'password-reset', { userId, requestedAt: nowSeconds() });
   }
 
   async resendVerification(email: string): Promise<void> {
     if (!(await this.limits.allowMail('verify-email', email))) return;
     const userId = await this.users.findIdByEmail(email);
-    await this.outbox.addMail(this.dataSource.manager, 'verify-email-resend', { userId, requestedAt: nowSeconds() });
+    await this.outbox.addMail(this.transactions.none, 'verify-email-resend', { userId, requestedAt: nowSeconds() });
   }
 
   /** Confirms the address; the welcome e-mail is queued in the same transaction. */
   async confirmEmail(uid: string, token: string): Promise<void> {
     const user = await this.userForLink('verify-email', uid, token, this.config.emailVerificationTimeoutSeconds);
     if (!user) throw drfFieldError('token', INVALID_LINK);
-    await this.dataSource.transaction(async (manager) => {
-      const [, updated] = await manager.query(
-        'UPDATE users SET email_verified_at = now() WHERE id = $1 AND email_verified_at IS NULL',
-        [user.id],
-      );
-      if (updated !== 1) throw drfFieldError('token', INVALID_LINK); // confirmed concurrently
+    await this.transactions.run(async (manager) => {
+      if (!(await this.users.markEmailVerified(user.id, manager))) throw drfFieldError('token', INVALID_LINK); // confirmed concurrently
       await this.outbox.addMail(manager, 'welcome', { userId: user.id });
     });
     await this.users.invalidate(user);

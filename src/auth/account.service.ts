@@ -1,6 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
 import type { AuthenticatedUser } from '../common/decorators/authenticated-user.js';
 import type { RequestClient } from '../common/decorators/client.decorator.js';
 import { drfValidationError } from '../common/http/drf-errors.js';
@@ -13,6 +11,7 @@ import { PasswordHasher } from '../users/password/password-hasher.service.js';
 import { validatePassword } from '../users/password/password-validators.js';
 import type { User } from '../users/user.entity.js';
 import { type ChangedAuthState, UsersService } from '../users/users.service.js';
+import { Transactions } from '../database/transactions.service.js';
 
 export const WRONG_OLD_PASSWORD = 'Your old password was entered incorrectly. Please enter it again.';
 
@@ -27,7 +26,7 @@ export const WRONG_OLD_PASSWORD = 'Your old password was entered incorrectly. Pl
 @Injectable()
 export class AccountService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly users: UsersService,
     private readonly hasher: PasswordHasher,
     private readonly sessions: SessionsService,
@@ -69,7 +68,7 @@ export class AccountService {
    */
   async setPassword(user: User, newPassword: string, keepSessionId: string | null, reason: RevocationReason): Promise<boolean> {
     const newHash = await this.hasher.hash(newPassword);
-    const changed = await this.dataSource.transaction(async (manager) => {
+    const changed = await this.transactions.run(async (manager) => {
       const state = await this.users.replacePassword(user.id, user.passwordHash, newHash, manager);
       if (!state) return null;
       return { state, revoked: await this.sessions.revokeAllRows(user.id, reason, keepSessionId, manager) };
@@ -96,7 +95,7 @@ export class AccountService {
 
   /** Moves the cutoff (and maybe deactivates) and revokes every session, in one transaction. */
   private async cutOff(userId: number, reason: RevocationReason, deactivate: boolean): Promise<number | null> {
-    const changed = await this.dataSource.transaction(async (manager) => {
+    const changed = await this.transactions.run(async (manager) => {
       const state = await this.users.cutOffTokens(userId, { deactivate }, manager);
       if (!state) return null;
       return { state, revoked: await this.sessions.revokeAllRows(userId, reason, null, manager) };

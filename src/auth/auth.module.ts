@@ -1,10 +1,7 @@
 import { Module } from '@nestjs/common';
-import { ConfigModule } from '@nestjs/config';
 import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { PassportModule } from '@nestjs/passport';
-import { authConfig } from '../config/auth.config.js';
-import { mailConfig } from '../config/mail.config.js';
 import { OutboxModule } from '../jobs/outbox.module.js';
 import { SessionModule } from '../session/session.module.js';
 import { UsersModule } from '../users/users.module.js';
@@ -20,7 +17,7 @@ import { JwtStrategy } from './strategies/jwt.strategy.js';
 import { TokensService } from './tokens.service.js';
 
 @Module({
-  imports: [ConfigModule.forFeature(authConfig), ConfigModule.forFeature(mailConfig), OutboxModule, PassportModule, JwtModule.register({}), SessionModule, UsersModule],
+  imports: [OutboxModule, PassportModule, JwtModule.register({}), SessionModule, UsersModule],
   controllers: [AuthController, AccountController, AccountEmailController],
   providers: [AuthService, AccountService, AccountEmailService, AccountTokensService, TokensService, JwtStrategy, { provide: APP_GUARD, useClass: JwtAuthGuard }],
   exports: [TokensService, AccountService, AccountTokensService],

@@ -1,8 +1,8 @@
 import { describe, it, expect, jest } from '@jest/globals';
-import type { DataSource } from 'typeorm';
+import type { Transactions } from '../database/transactions.service.js';
 import type { RequestClient } from '../common/decorators/client.decorator.js';
 import { DrfException, throttled } from '../common/http/drf-errors.js';
-import { readMailConfig } from '../config/mail.config.js';
+import { readAuthConfig } from '../config/auth.config.js';
 import type { OutboxService } from '../jobs/outbox.service.js';
 import type { LoginResult, Metrics } from '../metrics/metrics.js';
 import type { LoginAttempt, RateLimitService } from '../rate-limit/rate-limit.service.js';
@@ -82,8 +82,8 @@ function setup(options: { user: User | null; verify?: { ok: boolean; needsRehash
     expect(fns.findByLoginIdentifier.mock.calls.length).toBe(fns.takeLoginAttempt.mock.calls.length - 1);
     return { succeeded: fns.succeeded };
   });
-  const mail = {
-    ...readMailConfig({ NODE_ENV: 'test' }),
+  const auth = {
+    ...readAuthConfig({ NODE_ENV: 'test' }),
     allowUnverifiedLogin: options.allowUnverifiedLogin ?? true,
   };
   const service = new AuthService(
@@ -99,8 +99,8 @@ function setup(options: { user: User | null; verify?: { ok: boolean; needsRehash
     strictFake<RateLimitService>('limits', { takeLoginAttempt: fns.takeLoginAttempt }),
     strictFake<OutboxService>('outbox'),
     strictFake<Metrics>('metrics', { login: fns.countLogin }),
-    strictFake<DataSource>('dataSource'),
-    mail,
+    strictFake<Transactions>('transactions'),
+    auth,
   );
   return { service, fns, head };
 }

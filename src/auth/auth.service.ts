@@ -1,8 +1,6 @@
 import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
-import { mailConfig } from '../config/mail.config.js';
+import { authConfig } from '../config/auth.config.js';
 import { OutboxService } from '../jobs/outbox.service.js';
 import type { AuthenticatedUser } from '../common/decorators/authenticated-user.js';
 import type { RequestClient } from '../common/decorators/client.decorator.js';
@@ -19,6 +17,7 @@ import { validatePassword } from '../users/password/password-validators.js';
 import type { User } from '../users/user.entity.js';
 import { DuplicateUserError, UsersService } from '../users/users.service.js';
 import { type TokenClaims, TokensService } from './tokens.service.js';
+import { Transactions } from '../database/transactions.service.js';
 
 export const DUPLICATE_MESSAGES = {
   username: 'A user with that username already exists.',
@@ -47,8 +46,8 @@ export class AuthService {
     private readonly limits: RateLimitService,
     private readonly outbox: OutboxService,
     private readonly metrics: Metrics,
-    @InjectDataSource() private readonly dataSource: DataSource,
-    @Inject(mailConfig.KEY) private readonly mail: ConfigType<typeof mailConfig>,
+    private readonly transactions: Transactions,
+    @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
   ) {}
 
   async register(input: RegisterDto): Promise<User> {
@@ -63,7 +62,7 @@ export class AuthService {
     const passwordHash = await this.hasher.hash(input.password);
     try {
       // The user and the intent to send the verification e-mail commit together (outbox).
-      return await this.dataSource.transaction(async (manager) => {
+      return await this.transactions.run(async (manager) => {
         const created = await this.users.create({ username: input.username, email: input.email, passwordHash }, manager);
         await this.outbox.addMail(manager, 'verify-email', { userId: created.id, requestedAt: nowSeconds() });
         return created;
@@ -105,7 +104,7 @@ export class AuthService {
     if (!ok || !user.isActive) throw noActiveAccount();
     // Unconfirmed addresses may log in unless ALLOW_UNVERIFIED_LOGIN=false (then: as if inactive).
     // The point stays taken, as for a wrong password: giving it back would tell the password was right.
-    if (!this.mail.allowUnverifiedLogin && !user.emailVerifiedAt) throw noActiveAccount();
+    if (!this.auth.allowUnverifiedLogin && !user.emailVerifiedAt) throw noActiveAccount();
     // The session opens only if the hash just verified is still the stored one (SessionsService.openIfCurrent).
     let checkedHash = user.passwordHash;
     if (needsRehash) {

@@ -1,6 +1,6 @@
 import { CacheModule } from '@nestjs/cache-manager';
 import { Global, Module } from '@nestjs/common';
-import { ConfigModule, type ConfigType } from '@nestjs/config';
+import type { ConfigType } from '@nestjs/config';
 import { KeyvAdapter } from 'cache-manager';
 import { redisInsStore } from 'cache-manager-ioredis-yet';
 import { Keyv } from 'keyv';
@@ -17,7 +17,6 @@ import { RedisService } from '../redis/redis.service.js';
 @Module({
   imports: [
     CacheModule.registerAsync({
-      imports: [ConfigModule.forFeature(appConfig)],
       inject: [RedisService, appConfig.KEY],
       useFactory: (redis: RedisService, app: ConfigType<typeof appConfig>) => {
         const store = new Keyv({

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import pg from 'pg';
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { type DatabaseConfig, pgSsl, readDatabaseConfig } from '../config/database.config.js';
+import { type DatabaseConfig, databaseConfig, pgSsl } from '../config/database.config.js';
 import { buildDataSourceOptions } from '../database/data-source-options.js';
 
 /** Any constant: serialises concurrent migration runs (two release phases, or a release and a test). */
@@ -40,9 +40,8 @@ export async function ensureDatabaseExists(config: DatabaseConfig): Promise<void
 /** Runs pending migrations on the primary under an advisory lock; a second run is a no-op. */
 export async function runMigrations(options: DataSourceOptions, log: (line: string) => void = console.log): Promise<string[]> {
   // Migrations run on the primary only, whatever replicas are configured.
-  const { replication: _replicas, ...primaryOnly } = options as DataSourceOptions & { replication?: { master: object } };
-  const primary = (_replicas ? { ...primaryOnly, ..._replicas.master } : primaryOnly) as DataSourceOptions;
-  const dataSource = await new DataSource({ ...primary, poolSize: 2 } as DataSourceOptions).initialize();
+  // (The options name the primary only: replicas are not TypeORM's.) Migrations need no entities.
+  const dataSource = await new DataSource({ ...options, entities: [], poolSize: 2 } as DataSourceOptions).initialize();
   try {
     const runner = dataSource.createQueryRunner('master');
     await runner.connect();
@@ -63,7 +62,7 @@ export async function runMigrations(options: DataSourceOptions, log: (line: stri
 
 const isEntryPoint = import.meta.url === `file://${process.argv[1]}`;
 if (isEntryPoint) {
-  const config = readDatabaseConfig(process.env);
+  const config = databaseConfig();
   ensureDatabaseExists(config)
     .then(() => runMigrations(buildDataSourceOptions(config, { applicationName: 'auth-migrations' })))
     .then(() => process.exit(0))

@@ -1,5 +1,5 @@
 import { registerAs } from '@nestjs/config';
-import { ConfigError, type Env, envEnum, envInt, envOptionalString, isProduction } from './env.js';
+import { ConfigError, type Env, envBool, envEnum, envInt, envOptionalString, isProduction } from './env.js';
 
 export const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
 export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
@@ -35,6 +35,8 @@ export function readAuthConfig(env: Env) {
      * another instance could serve a stale record when Redis took reads but lost a write.
      */
     revocationRecheckSeconds: envInt(env, 'REVOCATION_RECHECK_SECONDS', 60, { min: 1, max: 3600 }),
+    /** Whether users who have not confirmed their e-mail address may log in (a login rule, not a mail setting). */
+    allowUnverifiedLogin: envBool(env, 'ALLOW_UNVERIFIED_LOGIN', true),
   };
 }
 

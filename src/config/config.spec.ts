@@ -7,7 +7,8 @@ import { readJobsConfig } from './jobs.config.js';
 import { readMailConfig } from './mail.config.js';
 import { MIN_METRICS_TOKEN_LENGTH, readMetricsConfig } from './metrics.config.js';
 import { readRateLimitConfig } from './rate-limit.config.js';
-import { readRedisConfig } from './redis.config.js';
+import { readPasswordConfig } from './password.config.js';
+import { parseRedisUrl, readRedisConfig } from './redis.config.js';
 
 /** Runs `read` and returns the ConfigError it throws (fails the test if it throws nothing or something else). */
 function configErrorOf(read: () => unknown): ConfigError {
@@ -215,8 +216,14 @@ describe('readAuthConfig', () => {
       refreshTokenLifetimeSeconds: 86_400,
       refreshReuseGraceSeconds: 10,
       revocationRecheckSeconds: 60,
+      allowUnverifiedLogin: true,
     });
     expect(config.signingKey.length).toBeGreaterThanOrEqual(MIN_SIGNING_KEY_LENGTH);
+  });
+
+  it('reads ALLOW_UNVERIFIED_LOGIN (a login rule, filed under auth) and refuses a bad value', () => {
+    expect(readAuthConfig({ NODE_ENV: 'test', ALLOW_UNVERIFIED_LOGIN: 'false' }).allowUnverifiedLogin).toBe(false);
+    expectRefused(() => readAuthConfig({ NODE_ENV: 'test', ALLOW_UNVERIFIED_LOGIN: 'unverified' }), 'ALLOW_UNVERIFIED_LOGIN');
   });
 
   it('uses JWT_SIGNING_KEY when set (even a short one outside production)', () => {
@@ -277,6 +284,7 @@ describe('readDatabaseConfig', () => {
       poolSize: 10,
       connectTimeoutMs: 3000,
       statementTimeoutMs: 10_000,
+      readYourWritesSeconds: 300,
     });
   });
 
@@ -318,6 +326,20 @@ describe('readDatabaseConfig', () => {
     );
   });
 
+  it('pgSsl: off is plain TCP, require skips the certificate check (Heroku), verify-full checks it', () => {
+    expect(pgSsl({ ssl: 'off' })).toBe(false);
+    expect(pgSsl({ ssl: 'require' })).toEqual({ rejectUnauthorized: false });
+    expect(pgSsl({ ssl: 'verify-full' })).toEqual({ rejectUnauthorized: true });
+    expect(pgSsl(readDatabaseConfig({ DATABASE_URL: 'postgres://u@h/d?sslmode=require' }))).toEqual({ rejectUnauthorized: false });
+  });
+
+  it('turns SSL on when DATABASE_URL says sslmode=require (Heroku Postgres)', () => {
+    const url = 'postgres://u:p@db.example.com:5432/d?sslmode=require';
+    expect(readDatabaseConfig({ DATABASE_URL: url }).ssl).toBe('require');
+    expect(readDatabaseConfig({ DATABASE_URL: 'postgres://u@h/d?application_name=x&sslmode=require' }).ssl).toBe('require');
+    expect(readDatabaseConfig({ DATABASE_URL: 'postgres://u@h/d?sslmode=disable' }).ssl).toBe('off');
+  });
+
   it('lets DATABASE_SSL override what the URL says', () => {
     const url = 'postgres://u@h/d?sslmode=require';
     expect(readDatabaseConfig({ DATABASE_URL: url, DATABASE_SSL: 'verify-full' }).ssl).toBe('verify-full');
@@ -340,6 +362,7 @@ describe('readDatabaseConfig', () => {
     ['DATABASE_POOL_SIZE', { DATABASE_POOL_SIZE: '0' }],
     ['DATABASE_CONNECT_TIMEOUT_MS', { DATABASE_CONNECT_TIMEOUT_MS: 'soon' }],
     ['DATABASE_STATEMENT_TIMEOUT_MS', { DATABASE_STATEMENT_TIMEOUT_MS: '10' }],
+    ['DATABASE_READ_YOUR_WRITES_SECONDS', { DATABASE_READ_YOUR_WRITES_SECONDS: '0' }],
   ])('refuses a bad %s', (variable, env) => {
     expectRefused(() => readDatabaseConfig(env), variable);
   });
@@ -348,7 +371,7 @@ describe('readDatabaseConfig', () => {
 describe('readRedisConfig', () => {
   it('has the documented defaults', () => {
     expect(readRedisConfig({})).toEqual({
-      urls: ['redis://127.0.0.1:6379/0'],
+      endpoints: [{ host: '127.0.0.1', port: 6379, username: undefined, password: undefined, db: 0, tls: false }],
       cluster: false,
       keyPrefix: 'auth:',
       tlsRejectUnauthorized: true,
@@ -361,7 +384,7 @@ describe('readRedisConfig', () => {
 
   it('accepts rediss:// and REDIS_TLS_REJECT_UNAUTHORIZED=false (Heroku Redis)', () => {
     const config = readRedisConfig({ REDIS_URL: 'rediss://:pw@host:6380', REDIS_TLS_REJECT_UNAUTHORIZED: 'false' });
-    expect(config.urls).toEqual(['rediss://:pw@host:6380']);
+    expect(config.endpoints).toEqual([{ host: 'host', port: 6380, username: undefined, password: 'pw', db: 0, tls: true }]);
     expect(config.tlsRejectUnauthorized).toBe(false);
   });
 
@@ -379,10 +402,25 @@ describe('readRedisConfig', () => {
     expectRefused(() => readRedisConfig({ REDIS_URL: seeds, REDIS_CLUSTER: 'false' }), 'REDIS_URL');
     const config = readRedisConfig({ REDIS_URL: seeds, REDIS_CLUSTER: 'true' });
     expect(config.cluster).toBe(true);
-    expect(config.urls).toEqual(['redis://10.0.0.1:7000', 'redis://10.0.0.2:7000', 'redis://10.0.0.3:7000']);
+    expect(config.endpoints.map(({ host, port }) => `${host}:${port}`)).toEqual(['10.0.0.1:7000', '10.0.0.2:7000', '10.0.0.3:7000']);
+  });
+
+  it('parses each URL once: credentials (decoded), database number, TLS', () => {
+    expect(parseRedisUrl('rediss://user:p%40ss@redis.example.com:6380/3')).toEqual({
+      host: 'redis.example.com',
+      port: 6380,
+      username: 'user',
+      password: 'p@ss',
+      db: 3,
+      tls: true,
+    });
+    expect(parseRedisUrl('redis://:secret@h')).toMatchObject({ port: 6379, username: undefined, password: 'secret', db: 0, tls: false });
+    const cluster = readRedisConfig({ REDIS_URL: 'redis://a:7000,redis://b:7001', REDIS_CLUSTER: 'true' });
+    expect(cluster.endpoints.map(({ host, port }) => `${host}:${port}`)).toEqual(['a:7000', 'b:7001']);
   });
 
   it.each<[string, Env]>([
+    ['REDIS_URL', { REDIS_URL: 'redis://127.0.0.1:6379/zero' }],
     ['REDIS_URL', { REDIS_URL: 'not a url' }],
     ['REDIS_URL', { REDIS_URL: 'http://127.0.0.1:6379' }],
     ['REDIS_URL', { REDIS_URL: 'redis://a:7000,postgres://b', REDIS_CLUSTER: 'true' }],
@@ -506,7 +544,6 @@ describe('readMailConfig', () => {
       localApiUrl: 'http://localhost:3000',
       passwordResetTimeoutSeconds: 3600,
       emailVerificationTimeoutSeconds: 259_200,
-      allowUnverifiedLogin: true,
     });
   });
 
@@ -517,14 +554,12 @@ describe('readMailConfig', () => {
       SMTP_URL: 'smtps://user:pass@smtp.example.com:465',
       MAIL_FROM: 'Example <no-reply@example.com>',
       APP_URL: 'https://app.example.com//',
-      ALLOW_UNVERIFIED_LOGIN: 'false',
     });
     expect(config).toMatchObject({
       smtpUrl: 'smtps://user:pass@smtp.example.com:465',
       production: true,
       from: 'Example <no-reply@example.com>',
       appUrl: 'https://app.example.com',
-      allowUnverifiedLogin: false,
     });
   });
 
@@ -535,8 +570,25 @@ describe('readMailConfig', () => {
     ['PASSWORD_RESET_TIMEOUT_SECONDS', { PASSWORD_RESET_TIMEOUT_SECONDS: '1h' }],
     ['PASSWORD_RESET_TIMEOUT_SECONDS', { PASSWORD_RESET_TIMEOUT_SECONDS: '59' }],
     ['EMAIL_VERIFICATION_TIMEOUT_SECONDS', { EMAIL_VERIFICATION_TIMEOUT_SECONDS: '99999999' }],
-    ['ALLOW_UNVERIFIED_LOGIN', { ALLOW_UNVERIFIED_LOGIN: 'unverified' }],
   ])('refuses a bad %s', (variable, env) => {
     expectRefused(() => readMailConfig(env), variable);
+  });
+});
+
+describe('readPasswordConfig', () => {
+  it('defaults ARGON2_MAX_CONCURRENCY to the libuv thread pool size (UV_THREADPOOL_SIZE, else 4)', () => {
+    expect(readPasswordConfig({})).toEqual({ argon2MaxConcurrency: 4 });
+    expect(readPasswordConfig({ UV_THREADPOOL_SIZE: '8' }).argon2MaxConcurrency).toBe(8);
+    expect(readPasswordConfig({ UV_THREADPOOL_SIZE: '8', ARGON2_MAX_CONCURRENCY: '2' }).argon2MaxConcurrency).toBe(2);
+  });
+
+  it.each<[string, Env]>([
+    // Used to become 4 silently.
+    ['ARGON2_MAX_CONCURRENCY', { ARGON2_MAX_CONCURRENCY: 'two' }],
+    ['ARGON2_MAX_CONCURRENCY', { ARGON2_MAX_CONCURRENCY: '0' }],
+    ['ARGON2_MAX_CONCURRENCY', { ARGON2_MAX_CONCURRENCY: '-1' }],
+    ['UV_THREADPOOL_SIZE', { UV_THREADPOOL_SIZE: 'lots' }],
+  ])('refuses a bad %s', (variable, env) => {
+    expectRefused(() => readPasswordConfig(env), variable);
   });
 });

@@ -82,6 +82,11 @@ export function readDatabaseConfig(env: Env) {
     connectTimeoutMs: envInt(env, 'DATABASE_CONNECT_TIMEOUT_MS', 3000, { min: 100, max: 60_000 }),
     /** Server-side statement timeout, so a stuck query cannot hold a request forever. */
     statementTimeoutMs: envInt(env, 'DATABASE_STATEMENT_TIMEOUT_MS', 10_000, { min: 100, max: 600_000 }),
+    /**
+     * With replicas: after a write to a user's row, that user's reads wait for a replica that has
+     * replayed the write (or go to the primary) for this long (read-your-writes).
+     */
+    readYourWritesSeconds: envInt(env, 'DATABASE_READ_YOUR_WRITES_SECONDS', 300, { min: 1, max: 86_400 }),
   };
 }
 
@@ -89,8 +94,8 @@ export const databaseConfig = registerAs('database', () => readDatabaseConfig(pr
 export type DatabaseConfig = ReturnType<typeof readDatabaseConfig>;
 
 /**
- * The `ssl` option of every PostgreSQL connection the service opens — TypeORM's pools (primary and
- * replicas), the outbox listener, the migrations CLI — so they cannot disagree. The URLs in
+ * The one place the `ssl` option of a PostgreSQL connection is made — the primary's pool, the replica
+ * pools, the outbox listener, the migrations CLI — so they cannot disagree. The URLs in
  * DatabaseConfig carry no `sslmode` (readDatabaseConfig takes it out), so pg uses exactly this.
  *
  * `require`: TLS, certificate not checked (Heroku Postgres's is self-signed). `verify-full`: the

@@ -1,5 +1,5 @@
 import { registerAs } from '@nestjs/config';
-import { ConfigError, type Env, envBool, envInt, envOptionalString, envString, isProduction } from './env.js';
+import { ConfigError, type Env, envInt, envOptionalString, envString, isProduction } from './env.js';
 
 export function readMailConfig(env: Env) {
   const smtpUrl = envOptionalString(env, 'SMTP_URL');
@@ -21,8 +21,6 @@ export function readMailConfig(env: Env) {
     localApiUrl: `http://localhost:${envInt(env, 'PORT', 3000, { min: 0, max: 65535 })}`,
     passwordResetTimeoutSeconds: envInt(env, 'PASSWORD_RESET_TIMEOUT_SECONDS', 3600, { min: 60, max: 7 * 86_400 }),
     emailVerificationTimeoutSeconds: envInt(env, 'EMAIL_VERIFICATION_TIMEOUT_SECONDS', 3 * 86_400, { min: 60, max: 30 * 86_400 }),
-    /** Whether users who have not confirmed their e-mail address may log in. */
-    allowUnverifiedLogin: envBool(env, 'ALLOW_UNVERIFIED_LOGIN', true),
   };
 }
 

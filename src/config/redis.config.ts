@@ -1,22 +1,47 @@
 import { registerAs } from '@nestjs/config';
 import { ConfigError, type Env, envBool, envInt, envString } from './env.js';
 
+/** One Redis URL, parsed once: what every connection (the client, BullMQ, Cluster nodes) is built from. */
+export interface RedisEndpoint {
+  host: string;
+  port: number;
+  username: string | undefined;
+  password: string | undefined;
+  /** Database number (the URL's path); always 0 on Redis Cluster. */
+  db: number;
+  /** rediss:// */
+  tls: boolean;
+}
+
+/** The one Redis URL parser: `redis[s]://[user[:password]@]host[:port][/db]`. */
+export function parseRedisUrl(url: string, variable = 'REDIS_URL'): RedisEndpoint {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError(variable, 'is not a valid URL');
+  }
+  if (!['redis:', 'rediss:'].includes(parsed.protocol)) {
+    throw new ConfigError(variable, 'must start with redis:// or rediss://');
+  }
+  const db = parsed.pathname.replace(/^\//, '');
+  if (db !== '' && !/^\d{1,2}$/.test(db)) throw new ConfigError(variable, `database "${db}" is not a number`);
+  return {
+    host: parsed.hostname,
+    port: Number(parsed.port || 6379),
+    username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
+    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    db: Number(db || 0),
+    tls: parsed.protocol === 'rediss:',
+  };
+}
+
 export function readRedisConfig(env: Env) {
   const urls = envString(env, 'REDIS_URL', 'redis://127.0.0.1:6379/0')
     .split(',')
     .map((url) => url.trim())
     .filter(Boolean);
-  for (const url of urls) {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new ConfigError('REDIS_URL', 'is not a valid URL');
-    }
-    if (!['redis:', 'rediss:'].includes(parsed.protocol)) {
-      throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://');
-    }
-  }
+  const endpoints = urls.map((url) => parseRedisUrl(url));
   const keyPrefix = envString(env, 'REDIS_KEY_PREFIX', 'auth:');
   if (/[{}]/.test(keyPrefix)) {
     throw new ConfigError('REDIS_KEY_PREFIX', 'must not contain { or } (they would break Redis Cluster hash tags)');
@@ -26,7 +51,8 @@ export function readRedisConfig(env: Env) {
     throw new ConfigError('REDIS_URL', 'several URLs are only allowed with REDIS_CLUSTER=true');
   }
   return {
-    urls,
+    /** REDIS_URL, parsed: one endpoint, or the seed nodes with REDIS_CLUSTER=true. */
+    endpoints,
     cluster,
     keyPrefix,
     /** Heroku Redis uses self-signed certificates: set REDIS_TLS_REJECT_UNAUTHORIZED=false there. */

@@ -1,12 +1,10 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
-import type { Pool } from 'pg';
 import { withTimeout } from '../common/async/with-timeout.js';
 import { Public } from '../common/decorators/public.decorator.js';
 import { ErrorDto } from '../common/openapi/drf-error.dto.js';
+import { DatabaseHealth } from '../database/database-health.service.js';
 import { RedisService } from '../redis/redis.service.js';
 import { LivenessDto, ReadinessDto } from './dto/health-response.dto.js';
 
@@ -25,7 +23,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     private readonly redis: RedisService,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly database: DatabaseHealth,
   ) {}
 
   @Get('live/')
@@ -42,11 +40,10 @@ export class HealthController {
   @ApiOkResponse({ type: ReadinessDto, description: 'Ready (possibly degraded: a replica or Redis is down)' })
   @ApiServiceUnavailableResponse({ type: ErrorDto, description: 'The primary database is unreachable' })
   ready() {
-    const driver = this.dataSource.driver as unknown as { master: Pool; slaves?: Pool[] };
-    const replicas = driver.slaves ?? [];
+    const replicas = Array.from({ length: this.database.replicaCount }, (_, index) => index);
     return this.health.check([
-      () => this.indicators.check('database_primary').attempt(async () => void (await driver.master.query('SELECT 1'))).withTimeout(CHECK_TIMEOUT_MS),
-      ...replicas.map((pool, index) => () => this.optional(`database_replica_${index}`, () => pool.query('SELECT 1'))),
+      () => this.indicators.check('database_primary').attempt(async () => void (await this.database.pingPrimary())).withTimeout(CHECK_TIMEOUT_MS),
+      ...replicas.map((index) => () => this.optional(`database_replica_${index}`, () => this.database.pingReplica(index))),
       () => this.optional('redis', () => this.redis.client.ping()),
     ]);
   }

@@ -1,7 +1,6 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
-import { ConfigModule, type ConfigType } from '@nestjs/config';
-import { databaseConfig } from '../config/database.config.js';
+import type { ConfigType } from '@nestjs/config';
 import { jobsConfig } from '../config/jobs.config.js';
 import { redisConfig } from '../config/redis.config.js';
 import { RedisService } from '../redis/redis.service.js';
@@ -18,10 +17,7 @@ export const COMPLETED_JOB_RETENTION_SECONDS = 3600;
  */
 @Module({
   imports: [
-    ConfigModule.forFeature(jobsConfig),
-    ConfigModule.forFeature(databaseConfig),
     BullModule.forRootAsync({
-      imports: [ConfigModule.forFeature(jobsConfig), ConfigModule.forFeature(redisConfig)],
       inject: [RedisService, jobsConfig.KEY, redisConfig.KEY],
       useFactory: (redis: RedisService, config: ConfigType<typeof jobsConfig>, redisSettings: ConfigType<typeof redisConfig>) => ({
         connection: redis.bullConnection(),

@@ -1,15 +1,14 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { Queue } from 'bullmq';
 import pg from 'pg';
-import type { DataSource } from 'typeorm';
 import { withTimeout } from '../common/async/with-timeout.js';
 import { databaseConfig, pgSsl } from '../config/database.config.js';
 import { jobsConfig } from '../config/jobs.config.js';
 import { MAIL_QUEUE } from './job-names.js';
 import { OUTBOX_CHANNEL } from './outbox.service.js';
+import { Transactions } from '../database/transactions.service.js';
 
 const RELAY_BATCH = 100;
 const ENQUEUE_TIMEOUT_MS = 2000;
@@ -31,7 +30,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
   private again = false;
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     @InjectQueue(MAIL_QUEUE) private readonly mailQueue: Queue,
     @Inject(jobsConfig.KEY) private readonly jobs: ConfigType<typeof jobsConfig>,
     @Inject(databaseConfig.KEY) private readonly database: ConfigType<typeof databaseConfig>,
@@ -67,7 +66,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Moves one batch of pending rows to their queue; returns how many. */
   async relayBatch(): Promise<number> {
-    return this.dataSource.transaction(async (manager) => {
+    return this.transactions.run(async (manager) => {
       const rows: Array<{ id: string; queue: string; name: string; payload: Record<string, unknown> }> = await manager.query(
         `SELECT id, queue, name, payload FROM outbox WHERE dispatched_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [RELAY_BATCH],

@@ -1,16 +1,15 @@
 import { Module } from '@nestjs/common';
-import { ConfigModule } from '@nestjs/config';
-import { jobsConfig } from '../config/jobs.config.js';
-import { redisConfig } from '../config/redis.config.js';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { JobsMetrics } from './jobs-metrics.service.js';
+import { OutboxMessage } from './outbox-message.entity.js';
 import { OutboxService } from './outbox.service.js';
 
 /**
- * The producer side of the outbox: needs only PostgreSQL (the web process loads no BullMQ). Also
- * reports the outbox backlog and the queue depths on /metrics, which the web process serves.
+ * The producer side of the outbox: needs only PostgreSQL (the web process loads no BullMQ). Owns the
+ * outbox table. Also reports the outbox backlog and the queue depths on /metrics, which the web process serves.
  */
 @Module({
-  imports: [ConfigModule.forFeature(jobsConfig), ConfigModule.forFeature(redisConfig)],
+  imports: [TypeOrmModule.forFeature([OutboxMessage])],
   providers: [OutboxService, JobsMetrics],
   exports: [OutboxService],
 })

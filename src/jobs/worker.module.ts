@@ -1,8 +1,5 @@
 import { Module } from '@nestjs/common';
-import { ConfigModule } from '@nestjs/config';
 import { AuthModule } from '../auth/auth.module.js';
-import { jobsConfig } from '../config/jobs.config.js';
-import { mailConfig } from '../config/mail.config.js';
 import { MailModule } from '../mail/mail.module.js';
 import { SessionModule } from '../session/session.module.js';
 import { UsersModule } from '../users/users.module.js';
@@ -13,7 +10,7 @@ import { WorkerShutdown } from './worker-shutdown.service.js';
 
 /** The BullMQ consumers: loaded by dist/worker.js, or by the web process with RUN_WORKER_IN_WEB=true. */
 @Module({
-  imports: [ConfigModule.forFeature(jobsConfig), ConfigModule.forFeature(mailConfig), JobsModule, MailModule, AuthModule, SessionModule, UsersModule],
+  imports: [JobsModule, MailModule, AuthModule, SessionModule, UsersModule],
   providers: [MailProcessor, MaintenanceProcessor, WorkerShutdown],
 })
 export class WorkerModule {}

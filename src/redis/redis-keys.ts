@@ -17,4 +17,6 @@ export const RedisKeys = {
    * `route` is the route path; a trailing slash is dropped so "/api/me/" and "/api/me" share a key.
    */
   response: (userId: number, route: string) => `resp:{${userId}}:${route.replace(/\/+$/, '')}`,
+  /** Read-your-writes: the primary's WAL position (pg_lsn text) after the last write of a scope (ReplicaReader). */
+  lastWrite: (scope: string) => `lastwrite:${scope}`,
 } as const;

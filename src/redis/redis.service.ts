@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
-import { redisConfig } from '../config/redis.config.js';
+import { type RedisEndpoint, redisConfig } from '../config/redis.config.js';
 
 export type RedisClient = Redis | Cluster;
 
@@ -38,18 +38,24 @@ export class RedisService implements OnApplicationShutdown {
    */
   bullConnection(): RedisOptions | Cluster {
     if (this.config.cluster) return this.createConnection('bullmq') as Cluster;
-    const url = new URL(this.config.urls[0]);
     return {
-      host: url.hostname,
-      port: Number(url.port || 6379),
-      username: url.username || undefined,
-      password: url.password ? decodeURIComponent(url.password) : undefined,
-      db: Number(url.pathname.slice(1) || 0),
+      ...this.endpointOptions(this.config.endpoints[0]),
       connectionName: 'auth-bullmq',
       connectTimeout: this.config.connectTimeoutMs,
       maxRetriesPerRequest: null,
       retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
-      ...(url.protocol === 'rediss:' ? { tls: { rejectUnauthorized: this.config.tlsRejectUnauthorized } } : {}),
+    };
+  }
+
+  /** ioredis options for one endpoint of REDIS_URL (parsed once, by the config). */
+  private endpointOptions(endpoint: RedisEndpoint): RedisOptions {
+    return {
+      host: endpoint.host,
+      port: endpoint.port,
+      username: endpoint.username,
+      password: endpoint.password,
+      db: endpoint.db,
+      ...(endpoint.tls ? { tls: { rejectUnauthorized: this.config.tlsRejectUnauthorized } } : {}),
     };
   }
 
@@ -61,37 +67,27 @@ export class RedisService implements OnApplicationShutdown {
   }
 
   private build(name: string, extra: RedisOptions): RedisClient {
-    const [first] = this.config.urls;
+    const [first] = this.config.endpoints;
     const base: RedisOptions = {
       connectionName: `auth-${name}`,
       connectTimeout: this.config.connectTimeoutMs,
       retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
       ...extra,
     };
-    const tls = (url: string) =>
-      url.startsWith('rediss://') ? { tls: { rejectUnauthorized: this.config.tlsRejectUnauthorized } } : {};
     let client: RedisClient;
     if (this.config.cluster) {
-      const nodes: ClusterNode[] = this.config.urls.map((url) => {
-        const parsed = new URL(url);
-        return { host: parsed.hostname, port: Number(parsed.port || 6379) };
-      });
-      const auth = new URL(first);
+      const nodes: ClusterNode[] = this.config.endpoints.map(({ host, port }) => ({ host, port }));
+      // The seed nodes share the first URL's credentials and TLS; a cluster has no database number.
+      const { host: _host, port: _port, db: _db, ...credentials } = this.endpointOptions(first);
       client = new Cluster(nodes, {
         keyPrefix: extra.keyPrefix,
         enableOfflineQueue: extra.enableOfflineQueue,
         enableAutoPipelining: extra.enableAutoPipelining,
         clusterRetryStrategy: (attempt) => Math.min(attempt * 200, 2000),
-        redisOptions: {
-          ...base,
-          keyPrefix: undefined,
-          username: auth.username || undefined,
-          password: auth.password ? decodeURIComponent(auth.password) : undefined,
-          ...tls(first),
-        },
+        redisOptions: { ...base, keyPrefix: undefined, ...credentials },
       });
     } else {
-      client = new Redis(first, { ...base, ...tls(first) });
+      client = new Redis({ ...base, ...this.endpointOptions(first) });
     }
     let lastError = '';
     client.on('error', (error: Error) => {

@@ -1,8 +1,9 @@
 import { describe, expect, it, jest } from '@jest/globals';
-import type { DataSource } from 'typeorm';
 import { readAuthConfig } from '../config/auth.config.js';
 import type { RedisService } from '../redis/redis.service.js';
 import { DisabledMetrics } from '../metrics/metrics.js';
+import type { UsersService } from '../users/users.service.js';
+import type { SessionRepository } from './persistence/session.repository.js';
 import { RevocationStore } from './revocation-store.service.js';
 
 /**
@@ -15,7 +16,7 @@ function setup() {
   const authPutUserState = jest.fn<(key: string, value: string, version: number, ttl: number) => Promise<number>>().mockResolvedValue(1);
   const authPutSession = jest.fn<(key: string, value: string, state: string, ttl: number) => Promise<number>>().mockResolvedValue(1);
   const redis = { client: { defineCommand, authPutUserState, authPutSession } } as unknown as RedisService;
-  const store = new RevocationStore(redis, {} as DataSource, readAuthConfig({ NODE_ENV: 'test' }), new DisabledMetrics());
+  const store = new RevocationStore(redis, {} as UsersService, {} as SessionRepository, readAuthConfig({ NODE_ENV: 'test' }), new DisabledMetrics());
   return { store, defineCommand, authPutUserState, authPutSession };
 }
 

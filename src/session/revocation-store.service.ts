@@ -1,7 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
 import { epochSeconds, nowSeconds } from '../common/time.js';
 import { authConfig } from '../config/auth.config.js';
 import { Metrics } from '../metrics/metrics.js';
@@ -9,7 +7,8 @@ import type { ChainableCommander } from 'ioredis';
 import { RedisKeys } from '../redis/redis-keys.js';
 import { type RedisClient, RedisService } from '../redis/redis.service.js';
 import type { UserAuthState } from '../users/user.entity.js';
-import type { Session } from './session.entity.js';
+import { UsersService } from '../users/users.service.js';
+import { SessionRepository, type SessionSnapshot } from './persistence/session.repository.js';
 
 /** Redis mirror of a session row. Short field names: this is read on every authenticated request. */
 export interface SessionRecord {
@@ -45,15 +44,10 @@ export interface UserStateRecord {
 
 export type RevocationVerdict = 'ok' | 'revoked' | 'user_inactive' | 'user_not_found';
 
-/** What a session record is made of (a Session entity, or a row selected with the same names). */
-export type SessionSnapshot = Pick<Session, 'id' | 'createdAt' | 'lastSeenAt' | 'expiresAt' | 'revokedAt' | 'ip' | 'userAgent'>;
+export type { SessionSnapshot };
 /** What a user state record is made of. */
 export type UserSnapshot = UserAuthState;
 
-/** Session columns under the entity's property names, for raw queries (`s` is the sessions alias). */
-const SESSION_COLUMNS = `s.id, s.created_at AS "createdAt", s.last_seen_at AS "lastSeenAt", s.expires_at AS "expiresAt",
-  s.revoked_at AS "revokedAt", s.ip, s.user_agent AS "userAgent"`;
-const USER_COLUMNS = 'u.is_active AS "isActive", u.tokens_valid_after AS "tokensValidAfter", u.auth_version AS "authVersion"';
 
 /**
  * Compare-and-set writes of the records, as Lua scripts (one atomic step in Redis; each touches one
@@ -146,7 +140,8 @@ export class RevocationStore implements OnModuleDestroy {
 
   constructor(
     private readonly redis: RedisService,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly users: UsersService,
+    private readonly sessions: SessionRepository,
     @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
     private readonly metrics: Metrics,
   ) {
@@ -213,16 +208,14 @@ export class RevocationStore implements OnModuleDestroy {
     issuedAt: number,
     redisAnswered: boolean,
   ): Promise<RevocationVerdict> {
-    const rows: Array<UserSnapshot & Partial<SessionSnapshot>> = await this.dataSource.query(
-      `SELECT ${USER_COLUMNS}, ${SESSION_COLUMNS}
-         FROM users u LEFT JOIN sessions s ON s.id = $2 AND s.user_id = u.id
-        WHERE u.id = $1`,
-      [userId, sessionId],
-    );
-    const row = rows[0];
-    if (!row) return 'user_not_found';
-    const user = userStateOf(row);
-    const session = row.id ? sessionRecordOf(row as SessionSnapshot) : null;
+    // Each table from its owner, both on the primary, at once.
+    const [state, snapshot] = await Promise.all([
+      this.users.findAuthState(userId),
+      sessionId ? this.sessions.findSnapshot(userId, sessionId) : null,
+    ]);
+    if (!state) return 'user_not_found';
+    const user = userStateOf(state);
+    const session = snapshot ? sessionRecordOf(snapshot) : null;
     if (redisAnswered) {
       // Rebuild the Redis view (it was flushed, restarted empty, expired, or due for a recheck).
       await Promise.all([
@@ -305,13 +298,8 @@ export class RevocationStore implements OnModuleDestroy {
   }
 
   private async rewriteFromDatabase(userId: number): Promise<void> {
-    const [user]: UserSnapshot[] = await this.dataSource.query(`SELECT ${USER_COLUMNS} FROM users u WHERE u.id = $1`, [userId]);
-    const sessions: SessionSnapshot[] = await this.dataSource.query(
-      `SELECT ${SESSION_COLUMNS} FROM sessions s
-        WHERE s.user_id = $1 AND s.expires_at > now() - make_interval(secs => $2)
-        ORDER BY s.created_at DESC LIMIT $3`,
-      [userId, this.auth.accessTokenLifetimeSeconds, RECONCILE_MAX_SESSIONS],
-    );
+    const user = await this.users.findAuthState(userId);
+    const sessions = await this.sessions.findRecentSnapshots(userId, this.auth.accessTokenLifetimeSeconds, RECONCILE_MAX_SESSIONS);
     // One user's keys share a hash tag, so this pipeline stays on one Redis Cluster node.
     const pipeline = this.redis.client.pipeline() as RecordPipeline;
     if (user) {

@@ -1,4 +1,5 @@
-import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import { User } from '../users/user.entity.js';
 
 /**
  * A server-side session: one per successful login. Its refresh tokens form one chain; `refreshJti` is
@@ -14,6 +15,11 @@ export class Session {
 
   @Column({ name: 'user_id', type: 'integer' })
   userId: number;
+
+  /** Declares the foreign key (the service reads and writes `userId`). */
+  @ManyToOne(() => User, { onDelete: 'CASCADE', nullable: false })
+  @JoinColumn({ name: 'user_id', foreignKeyConstraintName: 'sessions_user_id_fkey' })
+  user?: User;
 
   @Column({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

@@ -1,15 +1,20 @@
 import { Module } from '@nestjs/common';
-import { ConfigModule } from '@nestjs/config';
-import { authConfig } from '../config/auth.config.js';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { UsersModule } from '../users/users.module.js';
+import { BlacklistedToken } from './blacklisted-token.entity.js';
+import { SessionRepository } from './persistence/session.repository.js';
+import { TypeOrmSessionRepository } from './persistence/typeorm-session.repository.js';
 import { RevocationStore } from './revocation-store.service.js';
+import { Session } from './session.entity.js';
 import { SessionsController } from './sessions.controller.js';
 import { SessionsService } from './sessions.service.js';
 
+/** Owns the sessions and blacklisted_tokens tables: only SessionRepository queries them. */
 @Module({
-  imports: [ConfigModule.forFeature(authConfig), UsersModule],
+  imports: [TypeOrmModule.forFeature([Session, BlacklistedToken]), UsersModule],
   controllers: [SessionsController],
-  providers: [SessionsService, RevocationStore],
+  // Another persistence is bound here, in one place.
+  providers: [SessionsService, RevocationStore, { provide: SessionRepository, useClass: TypeOrmSessionRepository }],
   exports: [SessionsService, RevocationStore],
 })
 export class SessionModule {}

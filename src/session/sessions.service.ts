@@ -1,17 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { type DataSource, type EntityManager, QueryFailedError } from 'typeorm';
 import type { RequestClient } from '../common/decorators/client.decorator.js';
 import { epochSeconds, nowSeconds } from '../common/time.js';
 import { authConfig } from '../config/auth.config.js';
 import { Metrics } from '../metrics/metrics.js';
-import { BlacklistedToken } from './blacklisted-token.entity.js';
-import { RevocationStore, type UserSnapshot } from './revocation-store.service.js';
+import { type Transaction, Transactions } from '../database/transactions.service.js';
+import { UsersService } from '../users/users.service.js';
+import { SessionRepository } from './persistence/session.repository.js';
+import { RevocationStore } from './revocation-store.service.js';
 import { Session } from './session.entity.js';
-
-const FOREIGN_KEY_VIOLATION = '23503';
 
 /** simplejwt's jti: uuid4().hex. */
 export const newJti = () => randomUUID().replaceAll('-', '');
@@ -60,7 +58,9 @@ function headOf(session: Session): RefreshHead {
 @Injectable()
 export class SessionsService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: SessionRepository,
+    private readonly users: UsersService,
+    private readonly transactions: Transactions,
     private readonly store: RevocationStore,
     @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
     private readonly metrics: Metrics,
@@ -70,14 +70,13 @@ export class SessionsService {
    * Opens a session for a login, and mirrors it and the user's auth state to Redis. Returns the head
    * of its refresh chain, or null when the credential the caller checked is no longer current.
    *
-   * A credential change wins, structurally: the session row is inserted by the same statement that
-   * checks, on the user row locked FOR SHARE, that the user is active and that `credential` still
-   * holds — the stored password hash the login verified, or, for a refresh token of the Django system
-   * (no session), a token issued after the user's cutoff. Under READ COMMITTED a password UPDATE that
-   * is in flight makes this statement wait, then re-check the updated row and insert nothing; and one
-   * that comes after must wait for this insert to commit, and then revokes the new session in its own
+   * A credential change wins, structurally: in one transaction, the user row is locked FOR SHARE
+   * only if the user is active and `credential` still holds — the stored password hash the login
+   * verified, or, for a refresh token of the Django system (no session), a token issued after the
+   * user's cutoff — and the session row is inserted under that lock. Under READ COMMITTED a password
+   * UPDATE that is in flight makes the lock wait, then re-check the updated row and find nothing;
+   * and one that comes after must wait for this commit, and then revokes the new session in its own
    * transaction (AccountService). No login that checked the old password keeps a session.
-   * (It reads `users`, the one place this service does: the check and the insert must be one statement.)
    */
   async openIfCurrent(
     userId: number,
@@ -85,7 +84,7 @@ export class SessionsService {
     credential: { passwordHash: string } | { issuedAt: number },
   ): Promise<RefreshHead | null> {
     const iat = nowSeconds();
-    const session = this.dataSource.manager.create(Session, {
+    const session = Object.assign(new Session(), {
       id: randomUUID(),
       userId,
       createdAt: new Date(iat * 1000),
@@ -100,36 +99,14 @@ export class SessionsService {
       revokedAt: null,
       revokedReason: null,
     });
-    const rows: UserSnapshot[] = await this.dataSource.query(
-      `WITH checked AS (
-         SELECT id, is_active, tokens_valid_after, auth_version FROM users
-          WHERE id = $1 AND is_active
-            AND ($2::text IS NULL OR password = $2)
-            AND ($3::bigint IS NULL OR tokens_valid_after IS NULL OR floor(extract(epoch FROM tokens_valid_after)) < $3)
-          FOR SHARE
-       ), opened AS (
-         INSERT INTO sessions (id, user_id, created_at, last_seen_at, ip, user_agent, refresh_jti, refresh_iat, expires_at)
-         SELECT $4, checked.id, $5, $5, $6, $7, $8, $9, $10 FROM checked
-         RETURNING id
-       )
-       SELECT checked.is_active AS "isActive", checked.tokens_valid_after AS "tokensValidAfter", checked.auth_version AS "authVersion"
-         FROM checked JOIN opened ON true`,
-      [
-        userId,
-        'passwordHash' in credential ? credential.passwordHash : null,
-        'issuedAt' in credential ? credential.issuedAt : null,
-        session.id,
-        session.createdAt,
-        session.ip,
-        session.userAgent,
-        session.refreshJti,
-        session.refreshIat,
-        session.expiresAt,
-      ],
-    );
-    if (rows.length === 0) return null;
+    const state = await this.transactions.run(async (transaction) => {
+      const locked = await this.users.lockIfCredentialCurrent(userId, credential, transaction);
+      if (locked) await this.repository.insert(session, transaction);
+      return locked;
+    });
+    if (!state) return null;
     // The user state as the insert saw it (under its lock): a later change has a higher version and wins in Redis.
-    await Promise.all([this.store.putSession(userId, session), this.store.putUserState(userId, rows[0])]);
+    await Promise.all([this.store.putSession(userId, session), this.store.putUserState(userId, state)]);
     return headOf(session);
   }
 
@@ -141,30 +118,19 @@ export class SessionsService {
    */
   async rotate(userId: number, sessionId: string, presentedJti: string, client: ClientInfo): Promise<RotationResult> {
     const iat = nowSeconds();
-    const rotated: Session[] = await this.dataSource
-      .createQueryBuilder()
-      .update(Session)
-      .set({
-        previousJti: presentedJti,
-        refreshJti: newJti(),
-        refreshIat: iat,
-        rotatedAt: () => 'now()',
-        lastSeenAt: () => 'now()',
-        expiresAt: new Date((iat + this.auth.refreshTokenLifetimeSeconds) * 1000),
-        ip: truncate(client.ip, 64),
-        userAgent: truncate(client.userAgent, 512),
-      })
-      .where('id = :sessionId AND user_id = :userId AND refresh_jti = :presentedJti', { sessionId, userId, presentedJti })
-      .andWhere('revoked_at IS NULL AND expires_at > now()')
-      .returning('*')
-      .execute()
-      .then((result) => (result.raw as Array<Record<string, unknown>>).map((raw) => this.fromRaw(raw)));
-    if (rotated.length === 1) {
-      await this.store.putSession(userId, rotated[0]);
-      return { kind: 'rotated', head: headOf(rotated[0]) };
+    const rotated = await this.repository.rotate(userId, sessionId, presentedJti, {
+      refreshJti: newJti(),
+      refreshIat: iat,
+      expiresAt: new Date((iat + this.auth.refreshTokenLifetimeSeconds) * 1000),
+      ip: truncate(client.ip, 64),
+      userAgent: truncate(client.userAgent, 512),
+    });
+    if (rotated) {
+      await this.store.putSession(userId, rotated);
+      return { kind: 'rotated', head: headOf(rotated) };
     }
 
-    const session = await this.dataSource.manager.findOne(Session, { where: { id: sessionId, userId } });
+    const session = await this.repository.findOne(userId, sessionId);
     if (!session || session.revokedAt || session.expiresAt.getTime() <= Date.now()) return { kind: 'invalid' };
     const graceEndsAt = (session.rotatedAt?.getTime() ?? 0) + this.auth.refreshReuseGraceSeconds * 1000;
     if (session.previousJti === presentedJti && Date.now() <= graceEndsAt) {
@@ -174,51 +140,22 @@ export class SessionsService {
     return { kind: 'reuse' };
   }
 
-  private fromRaw(raw: Record<string, unknown>): Session {
-    return this.dataSource.manager.create(Session, {
-      id: raw.id as string,
-      userId: raw.user_id as number,
-      createdAt: raw.created_at as Date,
-      lastSeenAt: raw.last_seen_at as Date,
-      ip: raw.ip as string | null,
-      userAgent: raw.user_agent as string | null,
-      refreshJti: raw.refresh_jti as string,
-      refreshIat: raw.refresh_iat as number,
-      previousJti: raw.previous_jti as string | null,
-      rotatedAt: raw.rotated_at as Date | null,
-      expiresAt: raw.expires_at as Date,
-      revokedAt: raw.revoked_at as Date | null,
-      revokedReason: raw.revoked_reason as string | null,
-    });
-  }
-
   /** The session as stored (primary): for verification of refresh tokens outside rotation. */
   findSession(userId: number, sessionId: string): Promise<Session | null> {
-    return this.dataSource.manager.findOne(Session, { where: { id: sessionId, userId } });
+    return this.repository.findOne(userId, sessionId);
   }
 
   /** Live sessions of a user, newest first. */
   listActive(userId: number): Promise<Session[]> {
-    return this.dataSource.manager
-      .createQueryBuilder(Session, 'session')
-      .where('session.user_id = :userId AND session.revoked_at IS NULL AND session.expires_at > now()', { userId })
-      .orderBy('session.created_at', 'DESC')
-      .getMany();
+    return this.repository.listActive(userId);
   }
 
   /** Revokes one session: durable in PostgreSQL first, then mirrored to Redis. Returns false if none was live. */
   async revoke(userId: number, sessionId: string, reason: RevocationReason): Promise<boolean> {
-    const result = await this.dataSource
-      .createQueryBuilder()
-      .update(Session)
-      .set({ revokedAt: () => 'now()', revokedReason: reason })
-      .where('id = :sessionId AND user_id = :userId AND revoked_at IS NULL', { sessionId, userId })
-      .returning('*')
-      .execute();
-    const rows = (result.raw as Array<Record<string, unknown>>).map((raw) => this.fromRaw(raw));
-    this.metrics.revoked(reason, rows.length);
-    await Promise.all(rows.map((session) => this.store.putSession(userId, session)));
-    return rows.length > 0;
+    const revoked = await this.repository.revoke(userId, sessionId, reason);
+    this.metrics.revoked(reason, revoked ? 1 : 0);
+    if (revoked) await this.store.putSession(userId, revoked);
+    return revoked !== null;
   }
 
   /** Revokes every live session of a user, except `keep` when given, and mirrors that. Returns how many were revoked. */
@@ -229,19 +166,12 @@ export class SessionsService {
   }
 
   /**
-   * Revokes every live session of a user (but `keep`) in `manager`'s transaction, without touching
+   * Revokes every live session of a user (but `keep`) in the caller's transaction, without touching
    * Redis: call `mirror` with the result once the transaction has committed (a revoked record written
    * for a change that then rolled back would never turn active again).
    */
-  async revokeAllRows(userId: number, reason: RevocationReason, keep: string | null | undefined, manager: EntityManager = this.dataSource.manager): Promise<Session[]> {
-    const query = manager
-      .createQueryBuilder()
-      .update(Session)
-      .set({ revokedAt: () => 'now()', revokedReason: reason })
-      .where('user_id = :userId AND revoked_at IS NULL', { userId });
-    if (keep) query.andWhere('id <> :keep', { keep });
-    const result = await query.returning('*').execute();
-    return (result.raw as Array<Record<string, unknown>>).map((raw) => this.fromRaw(raw));
+  revokeAllRows(userId: number, reason: RevocationReason, keep: string | null | undefined, transaction?: Transaction): Promise<Session[]> {
+    return this.repository.revokeAll(userId, reason, keep, transaction);
   }
 
   /** Mirrors sessions (as returned by revokeAllRows) to Redis. */
@@ -256,34 +186,16 @@ export class SessionsService {
    * blacklisted — the insert is the atomic "consume" for tokens that carry no session — or when its
    * user does not exist (a validly signed token of a deleted user: nothing to consume).
    */
-  async blacklist(userId: number, jti: string, expiresAt: number, manager: EntityManager = this.dataSource.manager): Promise<boolean> {
-    try {
-      const result = await manager
-        .createQueryBuilder()
-        .insert()
-        .into(BlacklistedToken)
-        .values({ jti, userId, expiresAt: new Date(expiresAt * 1000) })
-        .orIgnore()
-        .returning(['jti'])
-        .execute();
-      return (result.raw as unknown[]).length > 0;
-    } catch (error) {
-      if (error instanceof QueryFailedError && (error.driverError as { code?: string }).code === FOREIGN_KEY_VIOLATION) return false;
-      throw error;
-    }
+  blacklist(userId: number, jti: string, expiresAt: number, transaction?: Transaction): Promise<boolean> {
+    return this.repository.blacklist(userId, jti, new Date(expiresAt * 1000), transaction);
   }
 
-  async isBlacklisted(jti: string): Promise<boolean> {
-    return (await this.dataSource.manager.countBy(BlacklistedToken, { jti })) > 0;
+  isBlacklisted(jti: string): Promise<boolean> {
+    return this.repository.isBlacklisted(jti);
   }
 
   /** Removes expired sessions and blacklist rows (Django's flushexpiredtokens). */
-  async flushExpired(): Promise<{ sessions: number; blacklisted: number }> {
-    const sessions = await this.dataSource.query(
-      `DELETE FROM sessions WHERE expires_at < now() - make_interval(secs => $1)`,
-      [this.auth.accessTokenLifetimeSeconds],
-    );
-    const blacklisted = await this.dataSource.query('DELETE FROM blacklisted_tokens WHERE expires_at < now()');
-    return { sessions: sessions[1] ?? 0, blacklisted: blacklisted[1] ?? 0 };
+  flushExpired(): Promise<{ sessions: number; blacklisted: number }> {
+    return this.repository.deleteExpired(this.auth.accessTokenLifetimeSeconds);
   }
 }

@@ -1,11 +1,19 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { LoginIdentifier } from './login-identifier.entity.js';
 import { PasswordHasher } from './password/password-hasher.service.js';
+import { TypeOrmUserRepository } from './persistence/typeorm-user.repository.js';
+import { UserRepository } from './persistence/user.repository.js';
+import { User } from './user.entity.js';
 import { UsersController } from './users.controller.js';
 import { UsersService } from './users.service.js';
 
+/** Owns the users and login_identifiers tables: only UserRepository queries them. */
 @Module({
+  imports: [TypeOrmModule.forFeature([User, LoginIdentifier])],
   controllers: [UsersController],
-  providers: [UsersService, PasswordHasher],
+  // Another persistence is bound here, in one place.
+  providers: [UsersService, PasswordHasher, { provide: UserRepository, useClass: TypeOrmUserRepository }],
   exports: [UsersService, PasswordHasher],
 })
 export class UsersModule {}

@@ -1,13 +1,14 @@
 import { CACHE_MANAGER } from '@nestjs/cache-manager';
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { Cache } from 'cache-manager';
-import { type DataSource, type EntityManager, QueryFailedError } from 'typeorm';
 import { ReplicaReader } from '../database/replica-reader.service.js';
+import type { Transaction } from '../database/transactions.service.js';
 import { RedisKeys } from '../redis/redis-keys.js';
 import { loginKey, normalizeUsername } from './login-identifier.js';
-import { LoginIdentifier } from './login-identifier.entity.js';
-import { User, type UserAuthState } from './user.entity.js';
+import { type ChangedAuthState, type CheckedCredential, DuplicateUserError, UserRepository, userScope } from './persistence/user.repository.js';
+import type { User, UserAuthState } from './user.entity.js';
+
+export { DuplicateUserError, type ChangedAuthState };
 
 /** The Django system's TTL for `user_lookup:<username or e-mail>` (here keyed by `loginKey`). */
 export const USER_LOOKUP_TTL_MS = 5 * 60 * 1000;
@@ -15,28 +16,15 @@ export const ME_ROUTE = '/api/me/';
 /** last_login writes of this window go to PostgreSQL in one UPDATE. */
 export const LAST_LOGIN_BATCH_MS = 250;
 
-export class DuplicateUserError extends Error {
-  constructor(readonly fields: Array<'username' | 'email'>) {
-    super(`duplicate ${fields.join(', ')}`);
-  }
-}
-
-/** The auth state after a change, with what `invalidate` needs. */
-export type ChangedAuthState = UserAuthState & Pick<User, 'id' | 'username' | 'email'>;
-
-const CHANGED_STATE_COLUMNS =
-  'id, username, email, is_active AS "isActive", tokens_valid_after AS "tokensValidAfter", auth_version AS "authVersion"';
-
 export interface NewUser {
   username: string;
   email: string;
   passwordHash: string;
 }
 
-const UNIQUE_VIOLATION = '23505';
-
 /**
- * Users: storage, the login lookup cache and invalidation. Reads that decide authentication go to
+ * Users: the rules (identifiers, normalisation), the login lookup cache and invalidation. Every
+ * query on users and login_identifiers is UserRepository's. Reads that decide authentication go to
  * the primary; only profile reads may use a replica.
  */
 @Injectable()
@@ -46,7 +34,7 @@ export class UsersService implements OnModuleDestroy {
   private lastLoginTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: UserRepository,
     private readonly replicas: ReplicaReader,
     @Inject(CACHE_MANAGER) private readonly cache: Cache,
   ) {}
@@ -58,11 +46,7 @@ export class UsersService implements OnModuleDestroy {
    */
   async findTakenFields(username: string, email: string): Promise<Array<'username' | 'email'>> {
     const keys = { username: loginKey(username), email: loginKey(email) };
-    const rows: Array<{ identifier: string }> = await this.dataSource.query(
-      'SELECT identifier FROM login_identifiers WHERE identifier = ANY($1::text[])',
-      [[keys.username, keys.email]],
-    );
-    const taken = new Set(rows.map((row) => row.identifier));
+    const taken = new Set(await this.repository.findTakenIdentifiers([keys.username, keys.email]));
     return (['username', 'email'] as const).filter((field) => taken.has(keys[field]));
   }
 
@@ -72,37 +56,17 @@ export class UsersService implements OnModuleDestroy {
    * identifier surfaces as DuplicateUserError naming the field, never as a 500: the caller's
    * transaction then rolls the user back.
    */
-  async create(input: NewUser, manager: EntityManager = this.dataSource.manager): Promise<User> {
-    const user = manager.create(User, {
-      username: normalizeUsername(input.username),
-      email: input.email.toLowerCase(),
-      passwordHash: input.passwordHash,
-    });
-    let saved: User;
-    try {
-      saved = await manager.save(User, user);
-    } catch (error) {
-      if (error instanceof QueryFailedError && (error.driverError as { code?: string }).code === UNIQUE_VIOLATION) {
-        const constraint = (error.driverError as { constraint?: string }).constraint ?? '';
-        throw new DuplicateUserError([constraint.includes('email') ? 'email' : 'username']);
-      }
-      throw error;
-    }
+  async create(input: NewUser, transaction: Transaction): Promise<User> {
+    const saved = await this.repository.insert(
+      { username: normalizeUsername(input.username), email: input.email.toLowerCase(), passwordHash: input.passwordHash },
+      transaction,
+    );
     const wanted = new Map<string, 'username' | 'email'>([[loginKey(saved.username), 'username']]);
     if (!wanted.has(loginKey(saved.email))) wanted.set(loginKey(saved.email), 'email');
     // Sorted, so two registrations that want each other's identifiers lock them in the same order
-    // (one waits for the other) instead of deadlocking. ON CONFLICT DO NOTHING waits for a
-    // concurrent insert of the same key to commit or roll back, then reports whether it lost.
+    // (one waits for the other) instead of deadlocking.
     const rows = [...wanted].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const inserted: Array<{ identifier: string }> = await manager.query(
-      `INSERT INTO login_identifiers (identifier, user_id, kind)
-       SELECT identifier, $1, kind FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS wanted (identifier, kind, position)
-        ORDER BY position
-       ON CONFLICT (identifier) DO NOTHING
-       RETURNING identifier`,
-      [saved.id, rows.map(([identifier]) => identifier), rows.map(([, kind]) => kind)],
-    );
-    const got = new Set(inserted.map((row) => row.identifier));
+    const got = new Set(await this.repository.insertLoginIdentifiers(saved.id, rows, transaction));
     const lost = rows.filter(([identifier]) => !got.has(identifier));
     if (lost.length > 0) {
       // One row for a username that is its own e-mail address: losing it loses both fields.
@@ -122,46 +86,51 @@ export class UsersService implements OnModuleDestroy {
     const key = loginKey(identifier);
     const cachedId = await this.cache.get<number>(RedisKeys.userLookup(key)).catch(() => undefined);
     if (typeof cachedId === 'number') {
-      const user = await this.dataSource
-        .getRepository(User)
-        .createQueryBuilder('user')
-        .innerJoin(LoginIdentifier, 'li', 'li.userId = user.id AND li.identifier = :key', { key })
-        .where('user.id = :id', { id: cachedId })
-        .getOne();
+      const user = await this.repository.findByLoginIdentifier(key, cachedId);
       if (user) return user;
     }
-    const user = await this.dataSource
-      .getRepository(User)
-      .createQueryBuilder('user')
-      .innerJoin(LoginIdentifier, 'li', 'li.userId = user.id')
-      .where('li.identifier = :key', { key })
-      .getOne();
+    const user = await this.repository.findByLoginIdentifier(key);
     if (user) await this.cache.set(RedisKeys.userLookup(key), user.id, USER_LOOKUP_TTL_MS).catch(() => undefined);
     return user;
   }
 
   /** Primary read by (lower-cased) e-mail address. */
   findByEmail(email: string): Promise<User | null> {
-    return this.dataSource.manager.findOne(User, { where: { email: email.toLowerCase() } });
+    return this.repository.findByEmail(email.toLowerCase());
   }
 
   /** The id of the user whose e-mail address this is (lower-cased), or null. */
-  async findIdByEmail(email: string): Promise<number | null> {
-    const [row]: Array<{ id: number }> = await this.dataSource.query('SELECT id FROM users WHERE email = $1', [email.toLowerCase()]);
-    return row?.id ?? null;
+  findIdByEmail(email: string): Promise<number | null> {
+    return this.repository.findIdByEmail(email.toLowerCase());
   }
 
   /** Primary read by id: for flows that decide authentication or just wrote the row. */
-  findById(id: number, manager: EntityManager = this.dataSource.manager): Promise<User | null> {
-    return manager.findOne(User, { where: { id } });
+  findById(id: number, transaction?: Transaction): Promise<User | null> {
+    return this.repository.findById(id, transaction);
   }
 
-  /** Profile read: may come from a replica; a replica that lags (row missing) falls back to the primary. */
+  /**
+   * Profile read: may come from a replica, but never one that has not replayed this user's last
+   * write through this service (read-your-writes, see `invalidate`); a replica without the row
+   * falls back to the primary.
+   */
   findProfile(id: number): Promise<User | null> {
-    return this.replicas.read(
-      (manager) => manager.findOne(User, { where: { id } }),
-      (user) => user === null,
-    );
+    return this.repository.findProfile(id);
+  }
+
+  /** The user's auth state, from the primary (the revocation check's fallback). */
+  findAuthState(id: number): Promise<UserAuthState | null> {
+    return this.repository.findAuthState(id);
+  }
+
+  /** See UserRepository.lockIfCredentialCurrent: the login side of "a credential change wins". */
+  lockIfCredentialCurrent(id: number, credential: CheckedCredential, transaction: Transaction): Promise<UserAuthState | null> {
+    return this.repository.lockIfCredentialCurrent(id, credential, transaction);
+  }
+
+  /** Marks the address verified (false when it already was). Call `invalidate` after the commit. */
+  markEmailVerified(id: number, transaction?: Transaction): Promise<boolean> {
+    return this.repository.markEmailVerified(id, transaction);
   }
 
   /**
@@ -180,8 +149,8 @@ export class UsersService implements OnModuleDestroy {
     const ids = [...this.pendingLastLogins];
     this.pendingLastLogins.clear();
     if (ids.length === 0) return;
-    await this.dataSource
-      .query('UPDATE users SET last_login = now() WHERE id = ANY($1::int[])', [ids])
+    await this.repository
+      .recordLogins(ids)
       .catch((error: Error) => this.logger.warn(`last_login update failed for ${ids.length} user(s): ${error.message}`));
   }
 
@@ -194,13 +163,8 @@ export class UsersService implements OnModuleDestroy {
    * same UPDATE. Returns the new state, or null when there is no such user. Call `invalidate` once
    * the caller's transaction has committed.
    */
-  async cutOffTokens(userId: number, options: { deactivate?: boolean } = {}, manager: EntityManager = this.dataSource.manager): Promise<ChangedAuthState | null> {
-    return this.changeAuthState(
-      manager,
-      `UPDATE users SET tokens_valid_after = now(), is_active = is_active AND NOT $2::boolean, auth_version = auth_version + 1
-        WHERE id = $1 RETURNING ${CHANGED_STATE_COLUMNS}`,
-      [userId, options.deactivate === true],
-    );
+  async cutOffTokens(userId: number, options: { deactivate?: boolean } = {}, transaction?: Transaction): Promise<ChangedAuthState | null> {
+    return this.repository.cutOffTokens(userId, options.deactivate === true, transaction);
   }
 
   /**
@@ -210,39 +174,26 @@ export class UsersService implements OnModuleDestroy {
    * Returns the new state, or null when the password had already changed. Run it in the transaction
    * that also revokes the sessions, so no login can open one between the two.
    */
-  async replacePassword(userId: number, checkedHash: string, newHash: string, manager: EntityManager = this.dataSource.manager): Promise<ChangedAuthState | null> {
-    return this.changeAuthState(
-      manager,
-      `UPDATE users SET password = $3, tokens_valid_after = now(), auth_version = auth_version + 1
-        WHERE id = $1 AND password = $2 AND is_active RETURNING ${CHANGED_STATE_COLUMNS}`,
-      [userId, checkedHash, newHash],
-    );
+  async replacePassword(userId: number, checkedHash: string, newHash: string, transaction?: Transaction): Promise<ChangedAuthState | null> {
+    return this.repository.replacePassword(userId, checkedHash, newHash, transaction);
   }
 
   /**
    * Stores a new hash of the same password (e.g. a Django pbkdf2 hash upgraded to argon2id at login),
    * only if `oldHash` is still the stored one. Not a credential change: the auth version stays.
    */
-  async rehashPassword(userId: number, oldHash: string, newHash: string): Promise<boolean> {
-    const [, updated]: [unknown, number] = await this.dataSource.query('UPDATE users SET password = $3 WHERE id = $1 AND password = $2', [
-      userId,
-      oldHash,
-      newHash,
-    ]);
-    return updated === 1;
-  }
-
-  private async changeAuthState(manager: EntityManager, sql: string, parameters: unknown[]): Promise<ChangedAuthState | null> {
-    // TypeORM answers an UPDATE … RETURNING with [rows, affected count].
-    const [rows]: [ChangedAuthState[], number] = await manager.query(sql, parameters);
-    return rows[0] ?? null;
+  rehashPassword(userId: number, oldHash: string, newHash: string): Promise<boolean> {
+    return this.repository.rehashPassword(userId, oldHash, newHash);
   }
 
   /**
    * Drops everything cached about a user: both lookup keys and the per-user response cache. Call it
-   * after any change of username, e-mail, password or active flag (before the change is visible).
+   * after any committed change of the user's row (username, e-mail, its verification, password,
+   * active flag). First it records the write for read-your-writes, so that the profile read that
+   * refills the response cache cannot come from a replica that has not replayed the change yet.
    */
   async invalidate(user: Pick<User, 'id' | 'username' | 'email'>, previous?: Pick<User, 'username' | 'email'>): Promise<void> {
+    await this.replicas.wrote(userScope(user.id));
     const keys = new Set([
       RedisKeys.userLookup(loginKey(user.username)),
       RedisKeys.userLookup(loginKey(user.email)),

@@ -4,7 +4,7 @@ import type { ConfigType } from '@nestjs/config';
 import type { Job } from 'bullmq';
 import { AccountTokensService } from '../../auth/account-tokens.service.js';
 import { mailConfig } from '../../config/mail.config.js';
-import { readJobsConfig } from '../../config/jobs.config.js';
+import { jobsConfig } from '../../config/jobs.config.js';
 import { MailService } from '../../mail/mail.service.js';
 import { MailTemplates } from '../../mail/mail-templates.js';
 import { UsersService } from '../../users/users.service.js';
@@ -21,7 +21,7 @@ interface LegacyAddressJob {
  * Builds and sends the service's e-mails. Jobs carry ids and times only; links (with their tokens)
  * are made here, at send time, and never logged. A job whose user is gone is done, not failed.
  */
-@Processor(MAIL_QUEUE, { concurrency: readJobsConfig(process.env).mailConcurrency })
+@Processor(MAIL_QUEUE, { concurrency: jobsConfig().mailConcurrency })
 export class MailProcessor extends LoggedWorkerHost {
   protected readonly logger = new Logger(MailProcessor.name);
 

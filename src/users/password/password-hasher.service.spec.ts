@@ -16,7 +16,7 @@ function djangoPbkdf2(password: string, salt: string, iterations: number): strin
 }
 
 describe('PasswordHasher', () => {
-  const hasher = new PasswordHasher();
+  const hasher = new PasswordHasher({ argon2MaxConcurrency: 4 });
   const password = 'correct horse battery staple \u00e9\u{1F600}';
   let stored: string;
 
@@ -159,7 +159,7 @@ describe('PasswordHasher', () => {
 
   describe('burn', () => {
     it('resolves without a value and reuses one dummy hash', async () => {
-      const fresh = new PasswordHasher();
+      const fresh = new PasswordHasher({ argon2MaxConcurrency: 4 });
       const spy = countArgon2HashCalls();
       await expect(fresh.burn('whatever')).resolves.toBeUndefined();
       await expect(fresh.burn(randomBytes(8).toString('hex'))).resolves.toBeUndefined();

@@ -1,7 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
 import argon2 from 'argon2';
 import { pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
 import pLimit from 'p-limit';
+import { passwordConfig } from '../../config/password.config.js';
 
 /** OWASP Password Storage Cheat Sheet argon2id parameters (m=19 MiB, t=2, p=1). */
 export const ARGON2_MEMORY_COST = 19456; // KiB
@@ -16,17 +18,6 @@ export const ARGON2_OPTIONS = {
   timeCost: ARGON2_TIME_COST,
   parallelism: ARGON2_PARALLELISM,
 } as const;
-
-/**
- * At most this many argon2 computations run at once; the rest wait their turn. Each holds 19 MiB.
- * The default is libuv's thread-pool size (UV_THREADPOOL_SIZE, 4), where argon2 runs anyway: the
- * benchmark measured the core count (2 here) as 15–20% fewer logins/s for 38 MB less peak memory,
- * because the cores idle between one hash and the next. Lower it on small dynos.
- */
-export const ARGON2_MAX_CONCURRENCY = Math.max(
-  1,
-  Number(process.env.ARGON2_MAX_CONCURRENCY) || Number(process.env.UV_THREADPOOL_SIZE) || 4,
-);
 
 /** Upper bound on PBKDF2 iterations accepted from a stored hash (Django 6.0 uses 1,200,000). */
 export const PBKDF2_MAX_ITERATIONS = 10_000_000;
@@ -103,8 +94,12 @@ function constantTimeStringEqual(a: string, b: string): boolean {
 @Injectable()
 export class PasswordHasher {
   private dummyHash: Promise<string> | null = null;
-  /** Queues argon2 work beyond ARGON2_MAX_CONCURRENCY (first come, first served). */
-  private readonly argon2Slots = pLimit(ARGON2_MAX_CONCURRENCY);
+  /** Queues argon2 work beyond ARGON2_MAX_CONCURRENCY (first come, first served; see config/password.config.ts). */
+  private readonly argon2Slots: ReturnType<typeof pLimit>;
+
+  constructor(@Inject(passwordConfig.KEY) config: ConfigType<typeof passwordConfig>) {
+    this.argon2Slots = pLimit(config.argon2MaxConcurrency);
+  }
 
   /** argon2id PHC string, e.g. `$argon2id$v=19$m=19456,p=1,t=2$<salt>$<hash>` (node-argon2 writes m,p,t). */
   hash(plain: string): Promise<string> {
