@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, HttpStatus, Post } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiOkResponse, ApiResetContentResponse, ApiTags } from '@nestjs/swagger';
 import { Authenticated } from '../common/decorators/authenticated.decorator.js';
-import type { AuthenticatedUser } from '../common/decorators/authenticated-user.js';
+import type { SessionPrincipal } from '../common/auth/principal.js';
 import { Client, type RequestClient } from '../common/decorators/client.decorator.js';
 import { CurrentUser } from '../common/decorators/current-user.decorator.js';
 import { RateLimit } from '../rate-limit/rate-limit.guard.js';
@@ -21,7 +21,7 @@ export class AccountController {
   @RateLimit('password')
   @ApiOkResponse({ type: EmptyDto, description: 'Password changed; every other session of the user ended' })
   @ApiBadRequestResponse({ description: '{"old_password": [...]} or {"new_password": [...]}' })
-  async changePassword(@CurrentUser() caller: AuthenticatedUser, @Body() body: PasswordChangeDto, @Client() client: RequestClient): Promise<EmptyDto> {
+  async changePassword(@CurrentUser() caller: SessionPrincipal, @Body() body: PasswordChangeDto, @Client() client: RequestClient): Promise<EmptyDto> {
     await this.account.changePassword(caller, body.old_password, body.new_password, client);
     return {};
   }
@@ -29,14 +29,14 @@ export class AccountController {
   @Post('logout/all/')
   @HttpCode(HttpStatus.RESET_CONTENT)
   @ApiResetContentResponse({ description: 'Every session of the user ended, this one included' })
-  async logoutEverywhere(@CurrentUser() caller: AuthenticatedUser): Promise<void> {
+  async logoutEverywhere(@CurrentUser() caller: SessionPrincipal): Promise<void> {
     await this.account.logoutEverywhere(caller);
   }
 
   @Post('logout/others/')
   @HttpCode(HttpStatus.OK)
   @ApiOkResponse({ type: RevokedCountDto, description: 'Every other session of the user ended' })
-  async logoutOthers(@CurrentUser() caller: AuthenticatedUser): Promise<RevokedCountDto> {
+  async logoutOthers(@CurrentUser() caller: SessionPrincipal): Promise<RevokedCountDto> {
     return { revoked: await this.account.logoutOthers(caller) };
   }
 }

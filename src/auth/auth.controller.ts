@@ -8,7 +8,7 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import { Authenticated } from '../common/decorators/authenticated.decorator.js';
-import type { AuthenticatedUser } from '../common/decorators/authenticated-user.js';
+import type { SessionPrincipal } from '../common/auth/principal.js';
 import { Client, type RequestClient } from '../common/decorators/client.decorator.js';
 import { CurrentUser } from '../common/decorators/current-user.decorator.js';
 import { Public } from '../common/decorators/public.decorator.js';
@@ -79,7 +79,7 @@ export class AuthController {
   @HttpCode(HttpStatus.RESET_CONTENT)
   @Authenticated()
   @ApiResetContentResponse({ description: 'The session ended: its access and refresh tokens stop working at once' })
-  async logout(@CurrentUser() caller: AuthenticatedUser, @Body() body: LogoutDto): Promise<void> {
+  async logout(@CurrentUser() caller: SessionPrincipal, @Body() body: LogoutDto): Promise<void> {
     await this.auth.logout(caller, body.refresh);
   }
 }

@@ -1,8 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
-import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
-import { PassportModule } from '@nestjs/passport';
+import { AccountLinksModule } from '../account-links/account-links.module.js';
 import { authConfig } from '../config/auth.config.js';
 import { mailConfig } from '../config/mail.config.js';
 import { OutboxModule } from '../jobs/outbox.module.js';
@@ -10,19 +9,18 @@ import { SessionModule } from '../session/session.module.js';
 import { UsersModule } from '../users/users.module.js';
 import { AccountEmailController } from './account-email.controller.js';
 import { AccountEmailService } from './account-email.service.js';
-import { AccountTokensService } from './account-tokens.service.js';
 import { AccountController } from './account.controller.js';
 import { AccountService } from './account.service.js';
 import { AuthController } from './auth.controller.js';
 import { AuthService } from './auth.service.js';
-import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
 import { JwtStrategy } from './strategies/jwt.strategy.js';
 import { TokensService } from './tokens.service.js';
 
+/** The token endpoints, account flows and the JWT strategy (registered with the global AuthenticationGuard). */
 @Module({
-  imports: [ConfigModule.forFeature(authConfig), ConfigModule.forFeature(mailConfig), OutboxModule, PassportModule, JwtModule.register({}), SessionModule, UsersModule],
+  imports: [ConfigModule.forFeature(authConfig), ConfigModule.forFeature(mailConfig), AccountLinksModule, OutboxModule, JwtModule.register({}), SessionModule, UsersModule],
   controllers: [AuthController, AccountController, AccountEmailController],
-  providers: [AuthService, AccountService, AccountEmailService, AccountTokensService, TokensService, JwtStrategy, { provide: APP_GUARD, useClass: JwtAuthGuard }],
-  exports: [TokensService, AccountService, AccountTokensService],
+  providers: [AuthService, AccountService, AccountEmailService, TokensService, JwtStrategy],
+  exports: [TokensService, AccountService],
 })
 export class AuthModule {}

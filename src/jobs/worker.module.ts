@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
-import { AuthModule } from '../auth/auth.module.js';
+import { AccountLinksModule } from '../account-links/account-links.module.js';
 import { jobsConfig } from '../config/jobs.config.js';
 import { mailConfig } from '../config/mail.config.js';
 import { MailModule } from '../mail/mail.module.js';
@@ -11,9 +11,9 @@ import { MailProcessor } from './processors/mail.processor.js';
 import { MaintenanceProcessor } from './processors/maintenance.processor.js';
 import { WorkerShutdown } from './worker-shutdown.service.js';
 
-/** The BullMQ consumers: loaded by dist/worker.js, or by the web process with RUN_WORKER_IN_WEB=true. */
+/** The BullMQ consumers: loaded by the worker root (WorkerAppModule), or by the API root with RUN_WORKER_IN_WEB=true. */
 @Module({
-  imports: [ConfigModule.forFeature(jobsConfig), ConfigModule.forFeature(mailConfig), JobsModule, MailModule, AuthModule, SessionModule, UsersModule],
+  imports: [ConfigModule.forFeature(jobsConfig), ConfigModule.forFeature(mailConfig), JobsModule, MailModule, AccountLinksModule, SessionModule, UsersModule],
   providers: [MailProcessor, MaintenanceProcessor, WorkerShutdown],
 })
 export class WorkerModule {}

@@ -3,12 +3,10 @@ import { ConfigModule } from '@nestjs/config';
 import { authConfig } from '../config/auth.config.js';
 import { UsersModule } from '../users/users.module.js';
 import { RevocationStore } from './revocation-store.service.js';
-import { SessionsController } from './sessions.controller.js';
 import { SessionsService } from './sessions.service.js';
 
 @Module({
   imports: [ConfigModule.forFeature(authConfig), UsersModule],
-  controllers: [SessionsController],
   providers: [SessionsService, RevocationStore],
   exports: [SessionsService, RevocationStore],
 })

@@ -4,8 +4,10 @@ import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { type DataSource, type EntityManager, QueryFailedError } from 'typeorm';
 import type { RequestClient } from '../common/decorators/client.decorator.js';
+import { DomainEvents } from '../common/events/domain-events.js';
 import { epochSeconds, nowSeconds } from '../common/time.js';
 import { authConfig } from '../config/auth.config.js';
+import { type ChangedAuthState, UsersService } from '../users/users.service.js';
 import { BlacklistedToken } from './blacklisted-token.entity.js';
 import { RevocationStore, type UserSnapshot } from './revocation-store.service.js';
 import { Session } from './session.entity.js';
@@ -61,6 +63,8 @@ export class SessionsService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly store: RevocationStore,
+    private readonly users: UsersService,
+    private readonly events: DomainEvents,
     @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
   ) {}
 
@@ -214,23 +218,71 @@ export class SessionsService {
       .returning('*')
       .execute();
     const rows = (result.raw as Array<Record<string, unknown>>).map((raw) => this.fromRaw(raw));
-    await Promise.all(rows.map((session) => this.store.putSession(userId, session)));
+    await this.mirror(userId, rows, reason);
     return rows.length > 0;
   }
 
   /** Revokes every live session of a user, except `keep` when given, and mirrors that. Returns how many were revoked. */
   async revokeAll(userId: number, reason: RevocationReason, keep?: string | null): Promise<number> {
     const revoked = await this.revokeAllRows(userId, reason, keep);
-    await this.mirror(userId, revoked);
+    await this.mirror(userId, revoked, reason);
     return revoked.length;
   }
+
+  /**
+   * A credential change that ends sessions, as one call: in one transaction `change` updates the
+   * user row (e.g. the password; it bumps the auth version, under the row lock that orders it
+   * against logins in flight — see openIfCurrent), then every session but `keep` is revoked. Only
+   * after the commit are the user's caches dropped and the new state and revoked sessions mirrored
+   * to Redis (a revoked record written for a change that then rolled back would never turn active
+   * again). Returns how many sessions ended, or null (nothing changed) when `change` found no row.
+   */
+  async endSessionsWith(
+    userId: number,
+    reason: RevocationReason,
+    keep: string | null,
+    change: (manager: EntityManager) => Promise<ChangedAuthState | null>,
+  ): Promise<number | null> {
+    const changed = await this.dataSource.transaction(async (manager) => {
+      const state = await change(manager);
+      if (!state) return null;
+      return { state, revoked: await this.revokeAllRows(userId, reason, keep, manager) };
+    });
+    if (!changed) return null;
+    await this.users.invalidate(changed.state);
+    await Promise.all([this.store.putUserState(userId, changed.state), this.mirror(userId, changed.revoked, reason)]);
+    return changed.revoked.length;
+  }
+
+  /**
+   * Cuts a user off, as one call: every token of the user issued up to now dies (the user-wide
+   * cutoff moves to now; `deactivate` also turns the account off) and, unless `endSessions` is
+   * false, every session ends. Returns how many sessions ended, or null when there is no such user.
+   */
+  async cutOff(userId: number, reason: RevocationReason, options: { deactivate?: boolean; endSessions?: boolean } = {}): Promise<number | null> {
+    const { deactivate = false, endSessions = true } = options;
+    let ended: number | null;
+    if (endSessions) {
+      ended = await this.endSessionsWith(userId, reason, null, (manager) => this.users.cutOffTokens(userId, { deactivate }, manager));
+    } else {
+      const state = await this.users.cutOffTokens(userId, { deactivate });
+      if (state) {
+        await this.users.invalidate(state);
+        await this.store.putUserState(userId, state);
+      }
+      ended = state ? 0 : null;
+    }
+    if (ended !== null) this.events.emit('user.cut_off', { userId, reason, deactivated: deactivate });
+    return ended;
+  }
+
 
   /**
    * Revokes every live session of a user (but `keep`) in `manager`'s transaction, without touching
    * Redis: call `mirror` with the result once the transaction has committed (a revoked record written
    * for a change that then rolled back would never turn active again).
    */
-  async revokeAllRows(userId: number, reason: RevocationReason, keep: string | null | undefined, manager: EntityManager = this.dataSource.manager): Promise<Session[]> {
+  private async revokeAllRows(userId: number, reason: RevocationReason, keep: string | null | undefined, manager: EntityManager = this.dataSource.manager): Promise<Session[]> {
     const query = manager
       .createQueryBuilder()
       .update(Session)
@@ -241,9 +293,11 @@ export class SessionsService {
     return (result.raw as Array<Record<string, unknown>>).map((raw) => this.fromRaw(raw));
   }
 
-  /** Mirrors sessions (as returned by revokeAllRows) to Redis. */
-  async mirror(userId: number, sessions: Session[]): Promise<void> {
+  /** Mirrors revoked sessions (as returned by revokeAllRows) to Redis, and tells who listens. */
+  private async mirror(userId: number, sessions: Session[], reason: RevocationReason): Promise<void> {
+    if (sessions.length === 0) return;
     await Promise.all(sessions.map((session) => this.store.putSession(userId, session)));
+    this.events.emit('session.revoked', { userId, sessionIds: sessions.map((session) => session.id), reason });
   }
 
   /**

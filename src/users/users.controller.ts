@@ -2,7 +2,7 @@ import { Controller, Get, NotFoundException } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { CachePerUser } from '../cache/cache-per-user.decorator.js';
 import { Authenticated } from '../common/decorators/authenticated.decorator.js';
-import type { AuthenticatedUser } from '../common/decorators/authenticated-user.js';
+import type { SessionPrincipal } from '../common/auth/principal.js';
 import { CurrentUser } from '../common/decorators/current-user.decorator.js';
 import { ProfileResponseDto } from './dto/user-response.dto.js';
 import { UsersService } from './users.service.js';
@@ -17,8 +17,8 @@ export class UsersController {
   @Authenticated()
   @CachePerUser()
   @ApiOkResponse({ type: ProfileResponseDto })
-  async me(@CurrentUser() caller: AuthenticatedUser): Promise<ProfileResponseDto> {
-    const user = await this.users.findProfile(caller.id);
+  async me(@CurrentUser() caller: SessionPrincipal): Promise<ProfileResponseDto> {
+    const user = await this.users.findProfile(caller.userId);
     if (!user) throw new NotFoundException();
     return ProfileResponseDto.from(user);
   }

@@ -1,11 +1,10 @@
 import { Module } from '@nestjs/common';
+import { LastLoginRecorder } from './last-login.recorder.js';
 import { PasswordHasher } from './password/password-hasher.service.js';
-import { UsersController } from './users.controller.js';
 import { UsersService } from './users.service.js';
 
 @Module({
-  controllers: [UsersController],
-  providers: [UsersService, PasswordHasher],
+  providers: [UsersService, PasswordHasher, LastLoginRecorder],
   exports: [UsersService, PasswordHasher],
 })
 export class UsersModule {}

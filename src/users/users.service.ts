@@ -1,8 +1,9 @@
 import { CACHE_MANAGER } from '@nestjs/cache-manager';
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Cache } from 'cache-manager';
 import { type DataSource, type EntityManager, QueryFailedError } from 'typeorm';
+import { ResponseCache } from '../cache/response-cache.service.js';
 import { ReplicaReader } from '../database/replica-reader.service.js';
 import { RedisKeys } from '../redis/redis-keys.js';
 import { loginKey, normalizeUsername } from './login-identifier.js';
@@ -11,9 +12,6 @@ import { User, type UserAuthState } from './user.entity.js';
 
 /** The Django system's TTL for `user_lookup:<username or e-mail>` (here keyed by `loginKey`). */
 export const USER_LOOKUP_TTL_MS = 5 * 60 * 1000;
-export const ME_ROUTE = '/api/me/';
-/** last_login writes of this window go to PostgreSQL in one UPDATE. */
-export const LAST_LOGIN_BATCH_MS = 250;
 
 export class DuplicateUserError extends Error {
   constructor(readonly fields: Array<'username' | 'email'>) {
@@ -40,15 +38,13 @@ const UNIQUE_VIOLATION = '23505';
  * the primary; only profile reads may use a replica.
  */
 @Injectable()
-export class UsersService implements OnModuleDestroy {
-  private readonly logger = new Logger(UsersService.name);
-  private readonly pendingLastLogins = new Set<number>();
-  private lastLoginTimer: NodeJS.Timeout | undefined;
+export class UsersService {
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly replicas: ReplicaReader,
     @Inject(CACHE_MANAGER) private readonly cache: Cache,
+    private readonly responses: ResponseCache,
   ) {}
 
   /**
@@ -164,29 +160,9 @@ export class UsersService implements OnModuleDestroy {
     );
   }
 
-  /**
-   * Updates last_login without making the caller wait: the login answers first, and the logins of
-   * the next LAST_LOGIN_BATCH_MS are written together in one UPDATE (one PostgreSQL transaction
-   * instead of one per login under load). Pending ones are written at shutdown.
-   */
-  recordLoginInBackground(id: number): void {
-    this.pendingLastLogins.add(id);
-    this.lastLoginTimer ??= setTimeout(() => void this.flushLastLogins(), LAST_LOGIN_BATCH_MS);
-  }
-
-  async flushLastLogins(): Promise<void> {
-    clearTimeout(this.lastLoginTimer);
-    this.lastLoginTimer = undefined;
-    const ids = [...this.pendingLastLogins];
-    this.pendingLastLogins.clear();
-    if (ids.length === 0) return;
-    await this.dataSource
-      .query('UPDATE users SET last_login = now() WHERE id = ANY($1::int[])', [ids])
-      .catch((error: Error) => this.logger.warn(`last_login update failed for ${ids.length} user(s): ${error.message}`));
-  }
-
-  async onModuleDestroy(): Promise<void> {
-    await this.flushLastLogins();
+  /** Sets last_login to now for these users, in one UPDATE (LastLoginRecorder batches them). */
+  async recordLogins(ids: number[]): Promise<void> {
+    await this.dataSource.query('UPDATE users SET last_login = now() WHERE id = ANY($1::int[])', [ids]);
   }
 
   /**
@@ -246,12 +222,11 @@ export class UsersService implements OnModuleDestroy {
     const keys = new Set([
       RedisKeys.userLookup(loginKey(user.username)),
       RedisKeys.userLookup(loginKey(user.email)),
-      RedisKeys.response(user.id, ME_ROUTE),
     ]);
     if (previous) {
       keys.add(RedisKeys.userLookup(loginKey(previous.username)));
       keys.add(RedisKeys.userLookup(loginKey(previous.email)));
     }
-    await Promise.all([...keys].map((key) => this.cache.del(key).catch(() => false)));
+    await Promise.all([...[...keys].map((key) => this.cache.del(key).catch(() => false)), this.responses.invalidateUser(user.id)]);
   }
 }
