@@ -39,18 +39,19 @@ export class AuthenticationGuard implements CanActivate {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, targets)) return true;
     const request = context.switchToHttp().getRequest<AuthRequest>();
-    const presented = this.strategies.presentedIn(request);
-    if (presented.length === 0) throw notAuthenticated();
-
     const prefetch = this.responseCache.prefetchFor(context);
     if (prefetch) setReadAlong(request, prefetch);
     const accepted = this.reflector.getAllAndOverride<readonly PrincipalKind[]>(PRINCIPAL_KINDS_KEY, targets) ?? DEFAULT_PRINCIPAL_KINDS;
+    let presented = false;
     let caller: Principal | undefined;
-    for (const strategy of presented) {
+    for (const strategy of this.strategies.all) {
+      if (!strategy.presented(request)) continue;
+      presented = true;
       await this.passportGuardOf(strategy).canActivate(context); // throws the strategy's 401
       const principal = request.user!;
       caller ??= accepted.includes(principal.kind) ? principal : undefined;
     }
+    if (!presented) throw notAuthenticated();
     if (!caller) throw permissionDenied();
     request.user = caller;
     return true;

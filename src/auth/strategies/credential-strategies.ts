@@ -35,8 +35,4 @@ export class CredentialStrategies {
   get all(): readonly CredentialStrategy[] {
     return this.strategies;
   }
-
-  presentedIn(request: FastifyRequest): CredentialStrategy[] {
-    return this.strategies.filter((strategy) => strategy.presented(request));
-  }
 }
