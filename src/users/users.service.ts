@@ -39,7 +39,6 @@ const UNIQUE_VIOLATION = '23505';
  */
 @Injectable()
 export class UsersService {
-
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly replicas: ReplicaReader,
