@@ -1,31 +1,25 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { ConfigModule } from '@nestjs/config';
+import { AuthenticationModule } from './auth/authentication.module.js';
 import { AuthModule } from './auth/auth.module.js';
-import { AppCacheModule } from './cache/app-cache.module.js';
-import { appConfig } from './config/app.config.js';
-import { authConfig } from './config/auth.config.js';
-import { databaseConfig } from './config/database.config.js';
 import { jobsConfig } from './config/jobs.config.js';
-import { mailConfig } from './config/mail.config.js';
-import { metricsConfig } from './config/metrics.config.js';
-import { passwordConfig } from './config/password.config.js';
-import { rateLimitConfig } from './config/rate-limit.config.js';
-import { redisConfig } from './config/redis.config.js';
-import { DatabaseModule } from './database/database.module.js';
+import { CoreModule } from './core.module.js';
 import { HealthModule } from './health/health.module.js';
 import { WorkerModule } from './jobs/worker.module.js';
-import { MetricsModule } from './metrics/metrics.module.js';
+import { MetricsApiModule } from './metrics/metrics-api.module.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
-import { RedisModule } from './redis/redis.module.js';
-import { SessionModule } from './session/session.module.js';
-import { UsersModule } from './users/users.module.js';
+import { SessionApiModule } from './session/session-api.module.js';
+import { UsersApiModule } from './users/users-api.module.js';
 
 export interface AppModuleOptions {
-  /** Load the BullMQ consumers (worker process; default: RUN_WORKER_IN_WEB). */
+  /** Also load the BullMQ consumers (default: RUN_WORKER_IN_WEB). */
   worker?: boolean;
 }
 
-/** The whole service. Web (`dist/main.js`) and worker (`dist/worker.js`) load the same modules and config. */
+/**
+ * The API root (`dist/main.js`): the HTTP controllers, the global authentication guard and rate
+ * limits, on the shared core. The worker process has its own root without controllers
+ * (WorkerAppModule); RUN_WORKER_IN_WEB=true loads the consumers here too.
+ */
 @Module({})
 export class AppModule {
   static forRoot(options: AppModuleOptions = {}): DynamicModule {
@@ -33,19 +27,12 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        // Configuration comes from the environment only (no .env file is read); each area validates itself.
-        ConfigModule.forRoot({
-          isGlobal: true,
-          ignoreEnvFile: true,
-          load: [appConfig, authConfig, databaseConfig, redisConfig, rateLimitConfig, jobsConfig, mailConfig, passwordConfig, metricsConfig],
-        }),
-        DatabaseModule,
-        RedisModule,
-        MetricsModule,
-        AppCacheModule,
+        CoreModule,
+        MetricsApiModule,
         RateLimitModule,
-        UsersModule,
-        SessionModule,
+        AuthenticationModule,
+        UsersApiModule,
+        SessionApiModule,
         AuthModule,
         HealthModule,
         ...(worker ? [WorkerModule] : []),

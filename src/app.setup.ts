@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { SwaggerModule } from '@nestjs/swagger';
 import { LogController } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
-import type { AuthenticatedUser } from './common/decorators/authenticated-user.js';
+import type { Principal } from './common/auth/principal.js';
 import { type AppConfig, logLevelsFrom } from './config/app.config.js';
 import { DrfExceptionFilter } from './common/filters/drf-exception.filter.js';
 import { useHttpSecurity } from './common/http/http-security.js';
@@ -84,7 +84,7 @@ function observeRequests(app: NestFastifyApplication, config: AppConfig): void {
     const durationMs = reply.elapsedTime;
     metrics.httpRequest(request.method, route, reply.statusCode, durationMs / 1000);
     if (!logEach) return done();
-    const userId = (request as { user?: AuthenticatedUser }).user?.id ?? null;
+    const userId = (request as { user?: Principal }).user?.userId ?? null;
     if (json) {
       request.log.info(
         { method: request.method, route: route ?? null, status: reply.statusCode, duration_ms: Math.round(durationMs * 10) / 10, user_id: userId },

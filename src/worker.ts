@@ -1,15 +1,15 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { AppModule } from './app.module.js';
 import { exitGracefullyOnSignals } from './common/lifecycle/graceful-shutdown.js';
 import { createAppLogger } from './common/logging/app-logger.js';
 import { appConfig } from './config/app.config.js';
+import { WorkerAppModule } from './worker-app.module.js';
 
-/** The worker process (Procfile `worker:`): the BullMQ consumers, with the same modules and config as web. */
+/** The worker process (Procfile `worker:`): the BullMQ consumers (WorkerAppModule: no controllers), on the same core and config as web. */
 async function bootstrap(): Promise<void> {
   const config = appConfig();
-  const app = await NestFactory.createApplicationContext(AppModule.forRoot({ worker: true }), {
+  const app = await NestFactory.createApplicationContext(WorkerAppModule, {
     logger: createAppLogger(config).nest,
   });
   exitGracefullyOnSignals(app, config.shutdownGraceMs, 'worker');

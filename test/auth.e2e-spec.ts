@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DataSource } from 'typeorm';
 import { RedisService } from '../src/redis/redis.service.js';
-import { RedisKeys } from '../src/redis/redis-keys.js';
+import { responseCacheKey } from '../src/cache/response-cache.service.js';
 import { UsersService } from '../src/users/users.service.js';
 import { decodePayload, forgeToken } from './support/jwt-forge.js';
 import { HttpClient, newUser } from './support/http-client.js';
@@ -397,7 +397,7 @@ describe('auth contract (Django simplejwt compatible), end to end', () => {
       }
       // Cached under a key of the user, with the configured TTL (60 s by default).
       const redis = testApp.app.get(RedisService).client;
-      const ttl = await redis.pttl(RedisKeys.response(alice.id, '/api/me/'));
+      const ttl = await redis.pttl(responseCacheKey(alice.id, '/api/me'));
       expect(ttl).toBeGreaterThan(50_000);
       expect(ttl).toBeLessThanOrEqual(60_000);
     });

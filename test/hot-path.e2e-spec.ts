@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
-import { UsersService } from '../src/users/users.service.js';
+import { LastLoginRecorder } from '../src/users/last-login.recorder.js';
 import { HttpClient, newUser } from './support/http-client.js';
 import { RedisProcess } from './support/redis-process.js';
 import { startApp, type TestApp } from './support/test-app.js';
@@ -46,7 +46,7 @@ describe('hot path: one Redis round trip, no PostgreSQL query', () => {
     expect((await api.post('/api/register/', user)).status).toBe(201);
     const { access } = (await api.post('/api/token/', { username: user.username, password: user.password })).body;
     expect((await api.get('/api/me/', access)).status).toBe(200); // fills the cache
-    await testApp.app.get(UsersService).flushLastLogins(); // the login's background write, not request work
+    await testApp.app.get(LastLoginRecorder).flush(); // the login's background write, not request work
 
     await inspector.config('RESETSTAT');
     poolConnect.mockClear();
@@ -67,7 +67,7 @@ describe('hot path: one Redis round trip, no PostgreSQL query', () => {
     const user = newUser('hot');
     expect((await api.post('/api/register/', user)).status).toBe(201);
     const { access } = (await api.post('/api/token/', { username: user.username, password: user.password })).body;
-    await testApp.app.get(UsersService).flushLastLogins();
+    await testApp.app.get(LastLoginRecorder).flush();
     await inspector.config('RESETSTAT');
     poolConnect.mockClear();
     for (let index = 0; index < 10; index += 1) {

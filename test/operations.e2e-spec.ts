@@ -1,7 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { startServiceProcess } from './support/service-process.js';
 
 /**
@@ -79,9 +81,47 @@ describe('operations', () => {
     expect(bad.output).toContain('Invalid environment variable DATABASE_URL: must start with postgres:// or postgresql://');
   });
 
-  it('npm run tokens:flush removes expired rows and exits 0', () => {
-    const flushed = run('cli/flush-expired-tokens.js');
-    expect(flushed.status).toBe(0);
-    expect(flushed.output).toMatch(/removed \d+ expired sessions and \d+ expired blacklist rows/);
+  it('npm run tokens:flush removes expired rows, keeps live ones, and exits 0', async () => {
+    const db = new pg.Client({ connectionString: process.env.DATABASE_URL });
+    await db.connect();
+    try {
+      const tag = randomUUID().replaceAll('-', '').slice(0, 12);
+      const [{ id: userId }] = (
+        await db.query(`INSERT INTO users (username, email, password) VALUES ($1, $2, 'unusable') RETURNING id`, [`flush${tag}`, `flush${tag}@example.com`])
+      ).rows;
+      // Sessions: long expired (gone), expired a moment ago (kept: its last access token may still
+      // be in use for ACCESS_TOKEN_LIFETIME), live (kept). Blacklist rows: expired (gone), live (kept).
+      const sessions = { expired: randomUUID(), justExpired: randomUUID(), live: randomUUID() };
+      for (const [id, expiresAt] of [
+        [sessions.expired, `now() - interval '2 days'`],
+        [sessions.justExpired, `now() - interval '10 seconds'`],
+        [sessions.live, `now() + interval '1 day'`],
+      ]) {
+        await db.query(
+          `INSERT INTO sessions (id, user_id, created_at, last_seen_at, refresh_jti, refresh_iat, expires_at)
+           VALUES ($1, $2, now() - interval '3 days', now() - interval '3 days', $3, 0, ${expiresAt})`,
+          [id, userId, randomUUID().replaceAll('-', '')],
+        );
+      }
+      const jtis = { expired: randomUUID().replaceAll('-', ''), live: randomUUID().replaceAll('-', '') };
+      await db.query(
+        `INSERT INTO blacklisted_tokens (jti, user_id, expires_at) VALUES ($1, $3, now() - interval '1 hour'), ($2, $3, now() + interval '1 day')`,
+        [jtis.expired, jtis.live, userId],
+      );
+
+      const flushed = run('cli/flush-expired-tokens.js');
+      expect(flushed.status).toBe(0);
+      const counts = /removed (\d+) expired sessions and (\d+) expired blacklist rows/.exec(flushed.output);
+      expect(counts).not.toBeNull();
+      // Other suites share the database: at least ours were counted.
+      expect(Number(counts![1])).toBeGreaterThanOrEqual(1);
+      expect(Number(counts![2])).toBeGreaterThanOrEqual(1);
+      const remainingSessions = (await db.query('SELECT id FROM sessions WHERE user_id = $1 ORDER BY id', [userId])).rows.map((row) => row.id as string);
+      expect(remainingSessions).toEqual([sessions.justExpired, sessions.live].sort());
+      const remainingJtis = (await db.query('SELECT jti FROM blacklisted_tokens WHERE user_id = $1', [userId])).rows.map((row) => row.jti as string);
+      expect(remainingJtis).toEqual([jtis.live]);
+    } finally {
+      await db.end();
+    }
   });
 });

@@ -1,9 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { getQueueToken } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
 import type { Cluster } from 'ioredis';
+import { MAIL_QUEUE, MAINTENANCE_QUEUE } from '../src/jobs/job-names.js';
 import { RedisService } from '../src/redis/redis.service.js';
 import { decodePayload } from './support/jwt-forge.js';
 import { HttpClient, newUser, type ApiResponse } from './support/http-client.js';
 import { RedisCluster } from './support/redis-cluster.js';
+import { SmtpSink } from './support/smtp-sink.js';
 import { startApp, type TestApp } from './support/test-app.js';
 import { waitFor } from './support/wait.js';
 
@@ -13,7 +17,12 @@ import { waitFor } from './support/wait.js';
  * touches together must share a hash tag, or Redis answers CROSSSLOT. Several of the service's Redis
  * paths turn a Redis error into a silent fallback (cache miss, PostgreSQL check), so besides the
  * status codes this suite reads the cluster itself: the keys the app wrote, their slots, and the
- * nodes' own command and error statistics.
+ * nodes' own command and error statistics. The BullMQ consumers run in the app too (outbox relay,
+ * mail worker, maintenance scheduler), so BullMQ's own keys and scripts are on the cluster.
+ *
+ * Each case makes its own users and traffic, so any one of them can run alone or in any order
+ * (`-t`, `--randomize`); after each, none of its requests may have been a 5xx nor the app have
+ * logged an error.
  */
 
 interface Tokens {
@@ -26,16 +35,20 @@ describe('Redis Cluster: every key layout works across slots and nodes', () => {
   let inspector: Cluster;
   let testApp: TestApp;
   let api: HttpClient;
+  let smtp: SmtpSink;
   const prefix = () => process.env.REDIS_KEY_PREFIX!;
-  /** Every response of the suite, to check that none was a 5xx. */
+  /** Every response of the current case, to check that none was a 5xx. */
   const responses: Array<{ method: string; path: string; status: number }> = [];
-  /** The user of the flow and its sessions, kept for the key checks. */
-  const flow: { id?: number; username?: string; email?: string; sessions: Record<string, string> } = { sessions: {} };
+  let logsBefore = 0;
 
   beforeAll(async () => {
     cluster = await RedisCluster.start(3);
     inspector = cluster.client();
-    testApp = await startApp({ REDIS_CLUSTER: 'true', REDIS_URL: cluster.redisUrl });
+    smtp = await SmtpSink.start();
+    testApp = await startApp(
+      { REDIS_CLUSTER: 'true', REDIS_URL: cluster.redisUrl, SMTP_URL: smtp.url, APP_URL: 'http://frontend.test', OUTBOX_RELAY_INTERVAL_MS: '200' },
+      { worker: true },
+    );
     api = new HttpClient(testApp.baseUrl);
     const original = api.request.bind(api);
     api.request = async <T = any>(...args: Parameters<HttpClient['request']>): Promise<ApiResponse<T>> => {
@@ -51,14 +64,37 @@ describe('Redis Cluster: every key layout works across slots and nodes', () => {
 
   afterAll(async () => {
     await testApp?.close();
+    await smtp?.close();
     inspector?.disconnect();
     await cluster?.stop();
   }, 60_000);
+
+  beforeEach(() => {
+    responses.length = 0;
+    logsBefore = testApp.logs.length;
+  });
+
+  afterEach(() => {
+    expect(responses.filter((response) => response.status >= 500)).toEqual([]);
+    const problems = testApp.logs.slice(logsBefore).filter((line) => /^(error|fatal) /.test(line) || /CROSSSLOT|redis \(|Redis did not take/i.test(line));
+    expect(problems).toEqual([]);
+  });
 
   async function login(username: string, password: string): Promise<Tokens> {
     const response = await api.post('/api/token/', { username, password });
     expect(response.status).toBe(200);
     return response.body as Tokens;
+  }
+
+  /** A new user, logged in twice (by username, by e-mail), each session having called GET /api/me/. */
+  async function userWithTwoSessions(label: string) {
+    const user = newUser(label);
+    const registered = await api.post('/api/register/', user);
+    expect(registered.status).toBe(201);
+    const byUsername = await login(user.username, user.password);
+    const byEmail = await login(user.email, user.password);
+    for (const tokens of [byUsername, byEmail]) expect((await api.get('/api/me/', tokens.access)).status).toBe(200);
+    return { ...user, id: registered.body.id as number, email: registered.body.email as string, byUsername, byEmail };
   }
 
   /** Every key of this run on the cluster (SCAN on each master), under REDIS_KEY_PREFIX or `keyPrefix`. */
@@ -117,15 +153,13 @@ describe('Redis Cluster: every key layout works across slots and nodes', () => {
     const registered = await api.post('/api/register/', user);
     expect(registered.status).toBe(201);
     const id = registered.body.id as number;
-    Object.assign(flow, { id, username: user.username, email: registered.body.email as string });
 
     const byUsername = await login(user.username, user.password);
     const byEmail = await login(user.email, user.password);
     expect(decodePayload(byUsername.access).user_id).toBe(id);
     expect(decodePayload(byEmail.access).user_id).toBe(id);
-    flow.sessions.username = decodePayload(byUsername.access).sid;
-    flow.sessions.email = decodePayload(byEmail.access).sid;
-    expect(flow.sessions.username).not.toBe(flow.sessions.email);
+    const usernameSession = decodePayload(byUsername.access).sid;
+    expect(usernameSession).not.toBe(decodePayload(byEmail.access).sid);
 
     // GET /api/me/ twice: the first fills the per-user response cache on the cluster, the second is
     // served from it. To tell a hit from a recomputed answer, the cached entry is marked in Redis
@@ -149,7 +183,7 @@ describe('Redis Cluster: every key layout works across slots and nodes', () => {
     const refreshed = await api.post('/api/token/refresh/', { refresh: byUsername.refresh });
     expect(refreshed.status).toBe(200);
     expect(refreshed.body.refresh).not.toBe(byUsername.refresh);
-    expect(decodePayload(refreshed.body.access).sid).toBe(flow.sessions.username);
+    expect(decodePayload(refreshed.body.access).sid).toBe(usernameSession);
     expect((await api.get('/api/me/', refreshed.body.access)).status).toBe(200);
     expect((await api.post('/api/token/verify/', { token: refreshed.body.access })).status).toBe(200);
 
@@ -180,6 +214,10 @@ describe('Redis Cluster: every key layout works across slots and nodes', () => {
   });
 
   it('rate limiting answers on the cluster (its counters live there)', async () => {
+    const user = newUser('clusterlimits');
+    expect((await api.post('/api/register/', user)).status).toBe(201);
+    const tokens = await login(user.username, user.password);
+    expect((await api.post('/api/token/refresh/', { refresh: tokens.refresh })).status).toBe(200);
     const bad = await api.post('/api/token/', { username: `nobody-${Date.now()}`, password: 'wrong-password-123' });
     expect(bad.status).toBe(401);
     expect(bad.body).toMatchObject({ detail: 'No active account found with the given credentials' });
@@ -191,17 +229,19 @@ describe('Redis Cluster: every key layout works across slots and nodes', () => {
   });
 
   it("a user's revocation keys share one slot; the service's keys spread over several slots and nodes", async () => {
+    const user = await userWithTwoSessions('clusterslots');
+    expect((await api.post('/api/logout/', {}, user.byUsername.access)).status).toBe(205);
     // A few more users, so the hash tags land on more than one node whatever the ids are.
     for (let index = 0; index < 6; index += 1) {
-      const user = newUser('clusterspread');
-      expect((await api.post('/api/register/', user)).status).toBe(201);
-      const tokens = await login(user.username, user.password);
+      const other = newUser('clusterspread');
+      expect((await api.post('/api/register/', other)).status).toBe(201);
+      const tokens = await login(other.username, other.password);
       expect((await api.get('/api/me/', tokens.access)).status).toBe(200);
     }
 
-    const id = flow.id!;
+    const id = user.id;
     const stateKey = `${prefix()}ustate:{${id}}`;
-    const sessionKeys = Object.values(flow.sessions).map((sid) => `${prefix()}sess:{${id}}:${sid}`);
+    const sessionKeys = [user.byUsername, user.byEmail].map((tokens) => `${prefix()}sess:{${id}}:${decodePayload(tokens.access).sid}`);
     for (const key of [stateKey, ...sessionKeys]) expect(await inspector.exists(key)).toBe(1);
     const records = await Promise.all(sessionKeys.map(async (key) => JSON.parse((await inspector.get(key))!).s as string));
     expect(records).toEqual(['revoked', 'active']); // the username session logged out, the e-mail one alive
@@ -211,7 +251,7 @@ describe('Redis Cluster: every key layout works across slots and nodes', () => {
     expect(await inspector.mget(stateKey, ...sessionKeys)).toHaveLength(3);
 
     // The login lookup cache (the Django system's key), by username and by e-mail.
-    for (const identifier of [flow.username!, flow.email!]) {
+    for (const identifier of [user.username, user.email]) {
       expect(await inspector.pttl(`${prefix()}user_lookup:${identifier}`)).toBeGreaterThan(0); // exists, with its 5-minute TTL
     }
 
@@ -221,17 +261,14 @@ describe('Redis Cluster: every key layout works across slots and nodes', () => {
     const nodes = new Set([...slots].map(owner));
     expect(slots.size).toBeGreaterThanOrEqual(2);
     expect(nodes.size).toBeGreaterThanOrEqual(2);
-    // BullMQ's keys (when the app has queues) sit under one hash-tagged prefix: one slot per run.
-    const bullPrefix = `${prefix()}${process.env.BULLMQ_PREFIX}`;
-    {
-      const bullSlots = new Set(await Promise.all((await serviceKeys(bullPrefix)).map(keySlot)));
-      expect(bullSlots.size).toBeLessThanOrEqual(1);
-    }
     const users = new Set(keys.filter((key) => key.startsWith(`${prefix()}ustate:{`)).map((key) => key.slice(prefix().length)));
     expect(users.size).toBeGreaterThanOrEqual(8);
   });
 
   it('Redis itself saw the hot path run: MGETs served, no CROSSSLOT or other rejected command', async () => {
+    await cluster.onEachNode((node) => node.config('RESETSTAT'));
+    const user = await userWithTwoSessions('clusterstats'); // register, logins (lookup cache, rate limits), GET /api/me/
+    expect((await api.post('/api/token/', { username: user.username, password: 'wrong-password-123' })).status).toBe(401);
     expect(await clusterStat('commandstats', 'cmdstat_mget', 'calls')).toBeGreaterThan(0); // revocation check
     expect(await clusterStat('commandstats', 'cmdstat_get', 'calls')).toBeGreaterThan(0); // caches
     expect(await clusterStat('commandstats', 'cmdstat_evalsha', 'calls')).toBeGreaterThan(0); // rate limiter
@@ -250,19 +287,41 @@ describe('Redis Cluster: every key layout works across slots and nodes', () => {
   });
 
   it('the cluster would catch a layout without a shared hash tag (CROSSSLOT)', async () => {
-    const keys = (await serviceKeys()).filter((key) => key.startsWith(`${prefix()}ustate:{`));
+    // Two users whose state keys sit in different slots (a few tries: ids are consecutive, slots are not).
     const bySlot = new Map<number, string>();
-    for (const key of keys) bySlot.set(await keySlot(key), key);
+    for (let attempt = 0; attempt < 10 && bySlot.size < 2; attempt += 1) {
+      const user = newUser('clustercross');
+      const registered = await api.post('/api/register/', user);
+      expect(registered.status).toBe(201);
+      await login(user.username, user.password);
+      const key = `${prefix()}ustate:{${registered.body.id as number}}`;
+      expect(await inspector.exists(key)).toBe(1);
+      bySlot.set(await keySlot(key), key);
+    }
     const [first, second] = [...bySlot.values()];
     expect(second).toBeDefined();
     await expect(inspector.mget(first, second)).rejects.toThrow(/CROSSSLOT/);
   });
 
-  it('no request got a 5xx and the app logged no error', () => {
-    expect(responses.length).toBeGreaterThan(30);
-    expect(responses.filter((response) => response.status >= 500)).toEqual([]);
-    const problems = testApp.logs.filter((line) => /^(error|fatal) /.test(line) || /CROSSSLOT|redis \(|Redis did not take/i.test(line));
-    expect(problems).toEqual([]);
+  it('BullMQ runs on the cluster: the outbox relay and the mail worker deliver, every BullMQ key in one slot', async () => {
+    const user = newUser('clusterbull');
+    const registered = await api.post('/api/register/', user);
+    expect(registered.status).toBe(201);
+    // The registration's outbox row went to the mail queue on the cluster, and the worker sent it.
+    await smtp.waitFor(user.email, /^Confirm your e-mail address$/, 20_000);
+    const mailQueue = testApp.app.get<Queue>(getQueueToken(MAIL_QUEUE));
+    const jobs = await mailQueue.getJobs(['completed']);
+    expect(jobs.some((job) => job.name === 'verify-email' && (job.data as { userId: number }).userId === registered.body.id)).toBe(true);
+    // The maintenance scheduler lives there too.
+    const schedulers = await testApp.app.get<Queue>(getQueueToken(MAINTENANCE_QUEUE)).getJobSchedulers();
+    expect(schedulers.length).toBeGreaterThan(0);
+
+    // BullMQ's keys are under one hash-tagged prefix: many keys (queues, jobs, scheduler), one slot.
+    const bullKeys = await serviceKeys(`${prefix()}${process.env.BULLMQ_PREFIX}`);
+    expect(bullKeys.length).toBeGreaterThanOrEqual(5);
+    expect(bullKeys.some((key) => key.includes(`:${MAIL_QUEUE}:`))).toBe(true);
+    expect(bullKeys.some((key) => key.includes(`:${MAINTENANCE_QUEUE}:`))).toBe(true);
+    const bullSlots = new Set(await Promise.all(bullKeys.map(keySlot)));
+    expect(bullSlots.size).toBe(1);
   });
 });
-

@@ -6,7 +6,7 @@ import { runMigrations } from '../src/cli/migrate.js';
 import { readDatabaseConfig } from '../src/config/database.config.js';
 import { buildDataSourceOptions } from '../src/database/data-source-options.js';
 import { ReplicaPools } from '../src/database/replica-pools.service.js';
-import { AccountTokensService } from '../src/auth/account-tokens.service.js';
+import { AccountTokensService } from '../src/account-links/account-tokens.service.js';
 import { nowSeconds } from '../src/common/time.js';
 import { UsersService } from '../src/users/users.service.js';
 import { type ApiResponse, HttpClient, newUser } from './support/http-client.js';

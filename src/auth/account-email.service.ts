@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
+import { DomainEvents } from '../common/events/domain-events.js';
 import { drfFieldError } from '../common/http/drf-errors.js';
 import { nowSeconds } from '../common/time.js';
 import { mailConfig } from '../config/mail.config.js';
@@ -8,7 +9,7 @@ import { RateLimitService } from '../rate-limit/rate-limit.service.js';
 import type { User } from '../users/user.entity.js';
 import { UsersService } from '../users/users.service.js';
 import { AccountService } from './account.service.js';
-import { type AccountTokenPurpose, AccountTokensService } from './account-tokens.service.js';
+import { type AccountTokenPurpose, AccountTokensService } from '../account-links/account-tokens.service.js';
 import { Transactions } from '../database/transactions.service.js';
 
 export const INVALID_LINK = 'The link is invalid or has expired.';
@@ -29,6 +30,7 @@ export class AccountEmailService {
     private readonly tokens: AccountTokensService,
     private readonly outbox: OutboxService,
     private readonly limits: RateLimitService,
+    private readonly events: DomainEvents,
     @Inject(mailConfig.KEY) private readonly config: ConfigType<typeof mailConfig>,
   ) {}
 
@@ -53,6 +55,7 @@ export class AccountEmailService {
       await this.outbox.addMail(manager, 'welcome', { userId: user.id });
     });
     await this.users.invalidate(user);
+    this.events.emit('email.verified', { userId: user.id });
   }
 
   /** Sets the new password; every session of the user ends, and the link cannot be used again. */

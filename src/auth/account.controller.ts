@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, HttpStatus, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiResetContentResponse, ApiTags } from '@nestjs/swagger';
 import { Authenticated } from '../common/decorators/authenticated.decorator.js';
-import type { AuthenticatedUser } from '../common/decorators/authenticated-user.js';
+import type { SessionPrincipal } from '../common/auth/principal.js';
 import { Client, type RequestClient } from '../common/decorators/client.decorator.js';
 import { CurrentUser } from '../common/decorators/current-user.decorator.js';
 import { ApiRequestBody } from '../common/openapi/api-responses.decorator.js';
@@ -23,7 +23,7 @@ export class AccountController {
   @ApiOperation({ summary: "Change the caller's password; every other session ends" })
   @ApiRequestBody(PasswordChangeDto, { fieldErrors: 'A wrong old password is an `old_password` error.' })
   @ApiOkResponse({ type: EmptyDto, description: 'Password changed; every other session of the user ended' })
-  async changePassword(@CurrentUser() caller: AuthenticatedUser, @Body() body: PasswordChangeDto, @Client() client: RequestClient): Promise<EmptyDto> {
+  async changePassword(@CurrentUser() caller: SessionPrincipal, @Body() body: PasswordChangeDto, @Client() client: RequestClient): Promise<EmptyDto> {
     await this.account.changePassword(caller, body.old_password, body.new_password, client);
     return {};
   }
@@ -32,7 +32,7 @@ export class AccountController {
   @HttpCode(HttpStatus.RESET_CONTENT)
   @ApiOperation({ summary: 'Log out everywhere: every session of the caller ends, this one included' })
   @ApiResetContentResponse({ description: 'Every session of the user ended, this one included' })
-  async logoutEverywhere(@CurrentUser() caller: AuthenticatedUser): Promise<void> {
+  async logoutEverywhere(@CurrentUser() caller: SessionPrincipal): Promise<void> {
     await this.account.logoutEverywhere(caller);
   }
 
@@ -40,7 +40,7 @@ export class AccountController {
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Log out the other sessions of the caller; this one continues' })
   @ApiOkResponse({ type: RevokedCountDto, description: 'Every other session of the user ended' })
-  async logoutOthers(@CurrentUser() caller: AuthenticatedUser): Promise<RevokedCountDto> {
+  async logoutOthers(@CurrentUser() caller: SessionPrincipal): Promise<RevokedCountDto> {
     return { revoked: await this.account.logoutOthers(caller) };
   }
 }

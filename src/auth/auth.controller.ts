@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, HttpStatus, Post } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiResetContentResponse, ApiTags } from '@nestjs/swagger';
 import { Authenticated } from '../common/decorators/authenticated.decorator.js';
-import type { AuthenticatedUser } from '../common/decorators/authenticated-user.js';
+import type { SessionPrincipal } from '../common/auth/principal.js';
 import { Client, type RequestClient } from '../common/decorators/client.decorator.js';
 import { CurrentUser } from '../common/decorators/current-user.decorator.js';
 import { Public } from '../common/decorators/public.decorator.js';
@@ -84,7 +84,7 @@ export class AuthController {
   @ApiOperation({ summary: "Log out: end the caller's session (and the refresh token's, if one is sent)" })
   @ApiRequestBody(LogoutDto, { required: false })
   @ApiResetContentResponse({ description: 'The session ended: its access and refresh tokens stop working at once' })
-  async logout(@CurrentUser() caller: AuthenticatedUser, @Body() body: LogoutDto): Promise<void> {
+  async logout(@CurrentUser() caller: SessionPrincipal, @Body() body: LogoutDto): Promise<void> {
     await this.auth.logout(caller, body.refresh);
   }
 }

@@ -7,6 +7,7 @@ import type { OutboxService } from '../jobs/outbox.service.js';
 import type { LoginResult, Metrics } from '../metrics/metrics.js';
 import type { LoginAttempt, RateLimitService } from '../rate-limit/rate-limit.service.js';
 import type { RevocationStore } from '../session/revocation-store.service.js';
+import type { DomainEvents } from '../common/events/domain-events.js';
 import type { RefreshHead, SessionsService } from '../session/sessions.service.js';
 import type { PasswordHasher } from '../users/password/password-hasher.service.js';
 import type { User } from '../users/user.entity.js';
@@ -61,7 +62,7 @@ function setup(options: { user: User | null; verify?: { ok: boolean; needsRehash
   const fns = {
     findByLoginIdentifier: jest.fn<AsyncFn<[string], User | null>>().mockResolvedValue(options.user),
     rehashPassword: jest.fn<AsyncFn<[number, string, string], boolean>>().mockResolvedValue(true),
-    recordLoginInBackground: jest.fn<(id: number) => void>(),
+    emit: jest.fn<DomainEvents['emit']>(),
     verify: jest
       .fn<AsyncFn<[string, string], { ok: boolean; needsRehash: boolean }>>()
       .mockResolvedValue(options.verify ?? { ok: true, needsRehash: false }),
@@ -90,7 +91,6 @@ function setup(options: { user: User | null; verify?: { ok: boolean; needsRehash
     strictFake<UsersService>('users', {
       findByLoginIdentifier: fns.findByLoginIdentifier,
       rehashPassword: fns.rehashPassword,
-      recordLoginInBackground: fns.recordLoginInBackground,
     }),
     strictFake<PasswordHasher>('hasher', { verify: fns.verify, burn: fns.burn, hash: fns.hash }),
     strictFake<SessionsService>('sessions', { openIfCurrent: fns.openIfCurrent }),
@@ -99,6 +99,7 @@ function setup(options: { user: User | null; verify?: { ok: boolean; needsRehash
     strictFake<RateLimitService>('limits', { takeLoginAttempt: fns.takeLoginAttempt }),
     strictFake<OutboxService>('outbox'),
     strictFake<Metrics>('metrics', { login: fns.countLogin }),
+    strictFake<DomainEvents>('events', { emit: fns.emit }),
     strictFake<Transactions>('transactions'),
     auth,
   );
@@ -139,7 +140,7 @@ describe('AuthService.login', () => {
     expect(fns.openIfCurrent).toHaveBeenCalledWith(42, client, { passwordHash: STORED_HASH });
     expect(fns.refreshTokenFor).toHaveBeenCalledWith(head);
     expect(fns.issueAccess).toHaveBeenCalledWith(42, SESSION_ID);
-    expect(fns.recordLoginInBackground).toHaveBeenCalledWith(42);
+    expect(fns.emit).toHaveBeenCalledWith('user.logged_in', { userId: 42, sessionId: SESSION_ID });
     // The point of the login budgets was taken first (by the identifier, from this address) and given back.
     expect(fns.takeLoginAttempt).toHaveBeenCalledWith('alice', '203.0.113.9');
     expect(fns.succeeded).toHaveBeenCalledTimes(1);
@@ -158,7 +159,7 @@ describe('AuthService.login', () => {
     expect(fns.issueAccess).not.toHaveBeenCalled();
     expect(fns.refreshTokenFor).not.toHaveBeenCalled();
     expect(fns.succeeded).not.toHaveBeenCalled();
-    expect(fns.recordLoginInBackground).not.toHaveBeenCalled();
+    expect(fns.emit).not.toHaveBeenCalled();
   });
 
 
@@ -220,7 +221,7 @@ describe('AuthService.login', () => {
     expect(fns.succeeded).not.toHaveBeenCalled(); // the point stays taken
     expect(fns.openIfCurrent).not.toHaveBeenCalled();
     expect(fns.rehashPassword).not.toHaveBeenCalled();
-    expect(fns.recordLoginInBackground).not.toHaveBeenCalled();
+    expect(fns.emit).not.toHaveBeenCalled();
     expect(fns.countLogin.mock.calls).toEqual([['failure']]);
   });
 

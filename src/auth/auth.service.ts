@@ -2,8 +2,9 @@ import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { authConfig } from '../config/auth.config.js';
 import { OutboxService } from '../jobs/outbox.service.js';
-import type { AuthenticatedUser } from '../common/decorators/authenticated-user.js';
+import type { SessionPrincipal } from '../common/auth/principal.js';
 import type { RequestClient } from '../common/decorators/client.decorator.js';
+import { DomainEvents } from '../common/events/domain-events.js';
 import { nowSeconds } from '../common/time.js';
 import { DrfException, drfValidationError, noActiveAccount, tokenNotValid } from '../common/http/drf-errors.js';
 import { Metrics, type RefreshResult } from '../metrics/metrics.js';
@@ -46,6 +47,7 @@ export class AuthService {
     private readonly limits: RateLimitService,
     private readonly outbox: OutboxService,
     private readonly metrics: Metrics,
+    private readonly events: DomainEvents,
     private readonly transactions: Transactions,
     @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
   ) {}
@@ -60,12 +62,14 @@ export class AuthService {
     if (Object.keys(errors).length > 0) throw drfValidationError(errors);
 
     const passwordHash = await this.hasher.hash(input.password);
+    let created: User;
     try {
-      // The user and the intent to send the verification e-mail commit together (outbox).
-      return await this.transactions.run(async (manager) => {
-        const created = await this.users.create({ username: input.username, email: input.email, passwordHash }, manager);
-        await this.outbox.addMail(manager, 'verify-email', { userId: created.id, requestedAt: nowSeconds() });
-        return created;
+      // The user and the intent to send the verification e-mail commit together (outbox): the
+      // e-mail must not be lost, so it is not left to an event listener.
+      created = await this.transactions.run(async (manager) => {
+        const user = await this.users.create({ username: input.username, email: input.email, passwordHash }, manager);
+        await this.outbox.addMail(manager, 'verify-email', { userId: user.id, requestedAt: nowSeconds() });
+        return user;
       });
     } catch (error) {
       // Lost a race with a concurrent registration of the same name or address.
@@ -74,6 +78,8 @@ export class AuthService {
       }
       throw error;
     }
+    this.events.emit('user.registered', { userId: created.id });
+    return created;
   }
 
   /**
@@ -112,22 +118,24 @@ export class AuthService {
       const upgraded = await this.hasher.hash(password);
       if (await this.users.rehashPassword(user.id, user.passwordHash, upgraded)) checkedHash = upgraded;
     }
-    const pair = await this.openSession(user.id, client, { passwordHash: checkedHash });
+    const opened = await this.openSession(user.id, client, { passwordHash: checkedHash });
     // The password changed (or the account was deactivated) since it was checked: the change wins.
-    if (!pair) throw noActiveAccount();
+    if (!opened) throw noActiveAccount();
     await attempt.succeeded();
-    this.users.recordLoginInBackground(user.id);
-    return pair;
+    // last_login is written by a listener (users/LastLoginRecorder), after the answer.
+    this.events.emit('user.logged_in', { userId: user.id, sessionId: opened.sessionId });
+    return opened.pair;
   }
 
   private async openSession(
     userId: number,
     client: RequestClient,
     credential: Parameters<SessionsService['openIfCurrent']>[2],
-  ): Promise<TokenPair | null> {
+  ): Promise<{ pair: TokenPair; sessionId: string } | null> {
     const head = await this.sessions.openIfCurrent(userId, client, credential);
     if (!head) return null;
-    return { refresh: this.tokens.refreshTokenFor(head), access: this.tokens.issueAccess(userId, head.sessionId).token };
+    const pair = { refresh: this.tokens.refreshTokenFor(head), access: this.tokens.issueAccess(userId, head.sessionId).token };
+    return { pair, sessionId: head.sessionId };
   }
 
   /** Refresh with rotation: the presented refresh token is consumed; see SessionsService.rotate. */
@@ -162,10 +170,10 @@ export class AuthService {
       throw tokenNotValid('Token is blacklisted');
     }
     // Opens only for an active user whose cutoff the token still outlives, checked in the insert itself.
-    const pair = await this.openSession(claims.user_id, client, { issuedAt: claims.iat });
-    this.metrics.refresh(pair ? 'success' : 'invalid');
-    if (!pair) throw tokenNotValid();
-    return { access: pair.access, refresh: pair.refresh };
+    const opened = await this.openSession(claims.user_id, client, { issuedAt: claims.iat });
+    this.metrics.refresh(opened ? 'success' : 'invalid');
+    if (!opened) throw tokenNotValid();
+    return { access: opened.pair.access, refresh: opened.pair.refresh };
   }
 
   private async assertNotRevoked(claims: TokenClaims): Promise<void> {
@@ -205,15 +213,11 @@ export class AuthService {
    * now, so it (and every other sid-less token of the user, down to those issued in this very second)
    * stops working.
    */
-  async logout(caller: AuthenticatedUser, refresh: string | undefined): Promise<void> {
-    if (caller.sid) {
-      await this.sessions.revoke(caller.id, caller.sid, 'logout');
+  async logout(caller: SessionPrincipal, refresh: string | undefined): Promise<void> {
+    if (caller.sessionId) {
+      await this.sessions.revoke(caller.userId, caller.sessionId, 'logout');
     } else {
-      const state = await this.users.cutOffTokens(caller.id);
-      if (state) {
-        await this.users.invalidate(state);
-        await this.revocation.putUserState(caller.id, state);
-      }
+      await this.sessions.cutOff(caller.userId, 'logout', { endSessions: false });
     }
     if (refresh) {
       let claims: TokenClaims | undefined;
@@ -222,9 +226,9 @@ export class AuthService {
       } catch {
         claims = undefined; // an unusable refresh token has nothing left to end
       }
-      if (claims && claims.user_id === caller.id) {
+      if (claims && claims.user_id === caller.userId) {
         await this.sessions.blacklist(claims.user_id, claims.jti, claims.exp);
-        if (claims.sid && claims.sid !== caller.sid) await this.sessions.revoke(caller.id, claims.sid, 'logout');
+        if (claims.sid && claims.sid !== caller.sessionId) await this.sessions.revoke(caller.userId, claims.sid, 'logout');
       }
     }
   }

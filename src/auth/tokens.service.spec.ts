@@ -4,7 +4,7 @@ import { JwtService } from '@nestjs/jwt';
 import { DrfException } from '../common/http/drf-errors.js';
 import { readAuthConfig } from '../config/auth.config.js';
 import type { RefreshHead } from '../session/sessions.service.js';
-import { type TokenClaims, TokensService } from './tokens.service.js';
+import { type TokenClaims, TokenClaimsError, TokensService } from './tokens.service.js';
 
 const SIGNING_KEY = 'unit-test-signing-key-0123456789abcdef';
 const SESSION_ID = '7d0c1a9e-5b1f-4c39-9f55-3a8b1d2e4f60';
@@ -213,5 +213,30 @@ describe('TokensService', () => {
       const signature = createHmac('sha256', SIGNING_KEY).update(`${header}.${body}`).digest('base64url');
       expectInvalid(`${header}.${body}.${signature}`);
     });
+  });
+});
+
+describe('TokensService.checkClaims (the one place the JWT strategy and the token views check claims)', () => {
+  const reasonOf = (payload: unknown, expected?: 'access' | 'refresh') => {
+    try {
+      tokens.checkClaims(payload, expected);
+    } catch (error) {
+      expect(error).toBeInstanceOf(TokenClaimsError);
+      return (error as TokenClaimsError).reason;
+    }
+    return 'accepted';
+  };
+
+  it('accepts well-formed claims of the expected type and returns them', () => {
+    const payload = claims();
+    expect(tokens.checkClaims(payload, 'access')).toBe(payload);
+    expect(reasonOf(claims({ sid: undefined }), 'access')).toBe('accepted');
+  });
+
+  it('refuses a wrong type as wrong_type, and any malformed claim as malformed (a typed error, no message matching)', () => {
+    expect(reasonOf(claims({ token_type: 'refresh' }), 'access')).toBe('wrong_type');
+    for (const bad of [claims({ user_id: '42' }), claims({ user_id: 0 }), claims({ jti: 'short' }), claims({ sid: 'not-a-uuid' }), claims({ token_type: 'id' }), null, 'string']) {
+      expect(reasonOf(bad, 'access')).toBe('malformed');
+    }
   });
 });

@@ -24,6 +24,13 @@ export interface IssuedAccess {
   claims: TokenClaims;
 }
 
+/** Why a verified token's claims were refused (see TokensService.checkClaims). */
+export class TokenClaimsError extends Error {
+  constructor(readonly reason: 'malformed' | 'wrong_type') {
+    super(reason === 'malformed' ? 'token claims of an unexpected shape' : 'token of the wrong type');
+  }
+}
+
 const JTI_PATTERN = /^[0-9a-f]{32}$/;
 const SID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -77,22 +84,37 @@ export class TokensService {
   }
 
   /**
-   * Verifies signature, algorithm and expiry, and that the claims have the expected shape.
-   * Throws simplejwt's token_not_valid errors. `expected` checks token_type.
+   * Verifies signature, algorithm and expiry, then the claims (checkClaims). Throws simplejwt's
+   * token_not_valid errors. `expected` checks token_type.
    */
   verify(token: string, expected?: TokenType): TokenClaims {
-    let claims: TokenClaims;
+    let payload: unknown;
     try {
-      claims = this.jwt.verify<TokenClaims>(token, {
+      payload = this.jwt.verify<TokenClaims>(token, {
         secret: this.key as unknown as string,
         algorithms: [this.config.algorithm],
       });
     } catch {
       throw tokenNotValid();
     }
-    if (!TokensService.hasValidShape(claims)) throw tokenNotValid();
-    if (expected && claims.token_type !== expected) throw tokenNotValid('Token has wrong type');
-    return claims;
+    try {
+      return this.checkClaims(payload, expected);
+    } catch (error) {
+      if (error instanceof TokenClaimsError && error.reason === 'wrong_type') throw tokenNotValid('Token has wrong type');
+      throw tokenNotValid();
+    }
+  }
+
+  /**
+   * Every check of a token's claims, in one place, for a token whose signature, algorithm and
+   * expiry were verified (here by `verify`, or by passport-jwt with `key` and `algorithm`): the
+   * shape, then the type when `expected` is given. Throws TokenClaimsError; callers map it to their
+   * own answer.
+   */
+  checkClaims(payload: unknown, expected?: TokenType): TokenClaims {
+    if (typeof payload !== 'object' || payload === null || !TokensService.hasValidShape(payload)) throw new TokenClaimsError('malformed');
+    if (expected && payload.token_type !== expected) throw new TokenClaimsError('wrong_type');
+    return payload;
   }
 
   static hasValidShape(claims: Partial<TokenClaims>): claims is TokenClaims {

@@ -1,13 +1,19 @@
 import { CacheModule } from '@nestjs/cache-manager';
 import { Global, Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import type { ConfigType } from '@nestjs/config';
 import { KeyvAdapter } from 'cache-manager';
 import { redisInsStore } from 'cache-manager-ioredis-yet';
 import { Keyv } from 'keyv';
 import { appConfig } from '../config/app.config.js';
 import { RedisService } from '../redis/redis.service.js';
+import { ResponseCacheInterceptor } from './response-cache.interceptor.js';
+import { ResponseCache } from './response-cache.service.js';
 
 /**
+ * The caches. `CACHE_MANAGER` (cache-manager 7) serves key/value caches such as `user_lookup:`;
+ * `ResponseCache` is the per-user response cache (its own keys and plain JSON values).
+ *
  * cache-manager 7 on the shared Redis client (cache-manager-ioredis-yet through cache-manager's
  * KeyvAdapter). Keyv turns a store error into a miss (it emits "error" and returns undefined), so a
  * Redis outage never becomes a 5xx. Keys carry no Keyv namespace: `user_lookup:<x>` is the Django
@@ -26,11 +32,13 @@ import { RedisService } from '../redis/redis.service.js';
           namespace: undefined,
         });
         store.on('error', () => undefined);
-        // The default TTL is the response cache's; user_lookup entries pass their own (5 minutes).
+        // A default TTL only; user_lookup entries pass their own (5 minutes).
         return { stores: [store], ttl: app.responseCacheTtlSeconds * 1000 };
       },
     }),
+    DiscoveryModule,
   ],
-  exports: [CacheModule],
+  providers: [ResponseCache, ResponseCacheInterceptor],
+  exports: [CacheModule, ResponseCache, ResponseCacheInterceptor],
 })
 export class AppCacheModule {}

@@ -3,7 +3,7 @@ import { getQueueToken } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { Queue } from 'bullmq';
-import { AppModule } from '../app.module.js';
+import { CoreModule } from '../core.module.js';
 import { MAIL_QUEUE, MAINTENANCE_QUEUE } from '../jobs/job-names.js';
 import { JobsModule } from '../jobs/jobs.module.js';
 
@@ -11,7 +11,7 @@ import { JobsModule } from '../jobs/jobs.module.js';
  * `npm run jobs:failed` lists the jobs that used up their attempts; `npm run jobs:failed -- --retry`
  * puts them back in their queue (after fixing the cause, e.g. setting SMTP_URL).
  */
-@Module({ imports: [AppModule.forRoot({ worker: false }), JobsModule] })
+@Module({ imports: [CoreModule, JobsModule] })
 class FailedJobsCommand {}
 
 async function main(): Promise<void> {

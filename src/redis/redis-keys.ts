@@ -1,6 +1,7 @@
 /**
  * Every Redis key of the service, in one place. Keys that one command or one round trip reads
  * together share a hash tag (`{<user id>}`), so multi-key commands keep working on Redis Cluster.
+ * (The per-user response cache keys its entries itself: `src/cache/response-cache.service.ts`.)
  * The deployment-wide prefix (REDIS_KEY_PREFIX) is added by the client, not here.
  */
 export const RedisKeys = {
@@ -12,11 +13,6 @@ export const RedisKeys = {
   blacklistedJti: (userId: number, jti: string) => `bl:{${userId}}:${jti}`,
   /** The Django system's user lookup cache key: login identifier (as `loginKey` spells it) → user id. */
   userLookup: (identifier: string) => `user_lookup:${identifier}`,
-  /**
-   * Per-user GET response cache (the user id is part of the key, so no response crosses users).
-   * `route` is the route path; a trailing slash is dropped so "/api/me/" and "/api/me" share a key.
-   */
-  response: (userId: number, route: string) => `resp:{${userId}}:${route.replace(/\/+$/, '')}`,
   /** Read-your-writes: the primary's WAL position (pg_lsn text) after the last write of a scope (ReplicaReader). */
   lastWrite: (scope: string) => `lastwrite:${scope}`,
 } as const;

@@ -156,29 +156,31 @@ export class RevocationStore implements OnModuleDestroy {
   }
 
   /**
-   * The check, plus one more key of the same user read in the same MGET (`alsoRead`, e.g. the
-   * user's response-cache entry: it shares the `{<user id>}` hash tag, so Redis Cluster is fine).
-   * `also` is undefined when Redis did not answer.
+   * The check, plus `alsoRead`: more keys of the same user read in the same MGET (e.g. the user's
+   * response-cache entry). They must carry the `{<user id>}` hash tag, so the MGET stays on one
+   * Redis Cluster slot. `also` holds their values in order, or is undefined when Redis did not answer.
    */
   async checkAndRead(
     userId: number,
     sessionId: string | null,
     issuedAt: number,
-    alsoRead?: string,
-  ): Promise<{ verdict: RevocationVerdict; also?: string | null }> {
+    alsoRead: readonly string[] = [],
+  ): Promise<{ verdict: RevocationVerdict; also?: Array<string | null> }> {
     if (this.unsynced.has(userId)) {
       this.metrics.redisFallback();
       return { verdict: await this.checkInDatabase(userId, sessionId, issuedAt, false) };
     }
-    const keys = [RedisKeys.userState(userId), sessionId ? RedisKeys.session(userId, sessionId) : undefined, alsoRead];
+    const own = sessionId ? 2 : 1;
     let values: Array<string | null> | undefined;
     try {
-      values = await this.redis.client.mget(...keys.filter((key): key is string => key !== undefined));
+      values = sessionId
+        ? await this.redis.client.mget(RedisKeys.userState(userId), RedisKeys.session(userId, sessionId), ...alsoRead)
+        : await this.redis.client.mget(RedisKeys.userState(userId), ...alsoRead);
     } catch {
       values = undefined;
       this.metrics.redisFallback();
     }
-    const also = values && alsoRead ? values[values.length - 1] : undefined;
+    const also = values && alsoRead.length > 0 ? values.slice(own) : undefined;
     const userValue = values?.[0];
     const sessionValue = sessionId ? values?.[1] : undefined;
     if (userValue && (!sessionId || sessionValue)) {

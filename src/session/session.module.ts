@@ -6,13 +6,11 @@ import { SessionRepository } from './persistence/session.repository.js';
 import { TypeOrmSessionRepository } from './persistence/typeorm-session.repository.js';
 import { RevocationStore } from './revocation-store.service.js';
 import { Session } from './session.entity.js';
-import { SessionsController } from './sessions.controller.js';
 import { SessionsService } from './sessions.service.js';
 
 /** Owns the sessions and blacklisted_tokens tables: only SessionRepository queries them. */
 @Module({
   imports: [TypeOrmModule.forFeature([Session, BlacklistedToken]), UsersModule],
-  controllers: [SessionsController],
   // Another persistence is bound here, in one place.
   providers: [SessionsService, RevocationStore, { provide: SessionRepository, useClass: TypeOrmSessionRepository }],
   exports: [SessionsService, RevocationStore],

@@ -1,7 +1,7 @@
 import { Controller, Delete, Get, HttpCode, HttpStatus, NotFoundException, Param, ParseUUIDPipe } from '@nestjs/common';
 import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { Authenticated } from '../common/decorators/authenticated.decorator.js';
-import type { AuthenticatedUser } from '../common/decorators/authenticated-user.js';
+import type { SessionPrincipal } from '../common/auth/principal.js';
 import { CurrentUser } from '../common/decorators/current-user.decorator.js';
 import { ApiNotFound } from '../common/openapi/api-responses.decorator.js';
 import { SessionResponseDto } from './dto/session-response.dto.js';
@@ -17,8 +17,8 @@ export class SessionsController {
   @Get('/')
   @ApiOperation({ summary: "List the caller's live sessions" })
   @ApiOkResponse({ type: [SessionResponseDto] })
-  async list(@CurrentUser() caller: AuthenticatedUser): Promise<SessionResponseDto[]> {
-    return (await this.sessions.listActive(caller.id)).map((session) => SessionResponseDto.from(session, caller.sid));
+  async list(@CurrentUser() caller: SessionPrincipal): Promise<SessionResponseDto[]> {
+    return (await this.sessions.listActive(caller.userId)).map((session) => SessionResponseDto.from(session, caller.sessionId));
   }
 
   @Delete(':id/')
@@ -28,9 +28,9 @@ export class SessionsController {
   @ApiNoContentResponse({ description: 'The session ended: its access and refresh tokens stop working at once' })
   @ApiNotFound('No live session of the caller has this id (an id that is not a uuid included)')
   async revoke(
-    @CurrentUser() caller: AuthenticatedUser,
+    @CurrentUser() caller: SessionPrincipal,
     @Param('id', new ParseUUIDPipe({ exceptionFactory: () => new NotFoundException() })) id: string,
   ): Promise<void> {
-    if (!(await this.sessions.revoke(caller.id, id, 'revoked'))) throw new NotFoundException();
+    if (!(await this.sessions.revoke(caller.userId, id, 'revoked'))) throw new NotFoundException();
   }
 }

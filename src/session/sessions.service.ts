@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import type { RequestClient } from '../common/decorators/client.decorator.js';
+import { DomainEvents } from '../common/events/domain-events.js';
 import { epochSeconds, nowSeconds } from '../common/time.js';
 import { authConfig } from '../config/auth.config.js';
-import { Metrics } from '../metrics/metrics.js';
 import { type Transaction, Transactions } from '../database/transactions.service.js';
-import { UsersService } from '../users/users.service.js';
+import { Metrics } from '../metrics/metrics.js';
+import { type ChangedAuthState, UsersService } from '../users/users.service.js';
 import { SessionRepository } from './persistence/session.repository.js';
 import { RevocationStore } from './revocation-store.service.js';
 import { Session } from './session.entity.js';
@@ -63,6 +64,7 @@ export class SessionsService {
     private readonly transactions: Transactions,
     private readonly store: RevocationStore,
     @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
+    private readonly events: DomainEvents,
     private readonly metrics: Metrics,
   ) {}
 
@@ -153,32 +155,71 @@ export class SessionsService {
   /** Revokes one session: durable in PostgreSQL first, then mirrored to Redis. Returns false if none was live. */
   async revoke(userId: number, sessionId: string, reason: RevocationReason): Promise<boolean> {
     const revoked = await this.repository.revoke(userId, sessionId, reason);
-    this.metrics.revoked(reason, revoked ? 1 : 0);
-    if (revoked) await this.store.putSession(userId, revoked);
+    if (revoked) await this.mirror(userId, [revoked], reason);
     return revoked !== null;
   }
 
   /** Revokes every live session of a user, except `keep` when given, and mirrors that. Returns how many were revoked. */
   async revokeAll(userId: number, reason: RevocationReason, keep?: string | null): Promise<number> {
-    const revoked = await this.revokeAllRows(userId, reason, keep);
-    await this.mirror(userId, revoked);
+    const revoked = await this.repository.revokeAll(userId, reason, keep);
+    await this.mirror(userId, revoked, reason);
     return revoked.length;
   }
 
   /**
-   * Revokes every live session of a user (but `keep`) in the caller's transaction, without touching
-   * Redis: call `mirror` with the result once the transaction has committed (a revoked record written
-   * for a change that then rolled back would never turn active again).
+   * A credential change that ends sessions, as one call: in one transaction `change` updates the
+   * user row (e.g. the password; it bumps the auth version, under the row lock that orders it
+   * against logins in flight — see openIfCurrent), then every session but `keep` is revoked. Only
+   * after the commit are the user's caches dropped and the new state and revoked sessions mirrored
+   * to Redis (a revoked record written for a change that then rolled back would never turn active
+   * again). Returns how many sessions ended, or null (nothing changed) when `change` found no row.
    */
-  revokeAllRows(userId: number, reason: RevocationReason, keep: string | null | undefined, transaction?: Transaction): Promise<Session[]> {
-    return this.repository.revokeAll(userId, reason, keep, transaction);
+  async endSessionsWith(
+    userId: number,
+    reason: RevocationReason,
+    keep: string | null,
+    change: (transaction: Transaction) => Promise<ChangedAuthState | null>,
+  ): Promise<number | null> {
+    const changed = await this.transactions.run(async (transaction) => {
+      const state = await change(transaction);
+      if (!state) return null;
+      return { state, revoked: await this.repository.revokeAll(userId, reason, keep, transaction) };
+    });
+    if (!changed) return null;
+    await this.users.invalidate(changed.state);
+    await Promise.all([this.store.putUserState(userId, changed.state), this.mirror(userId, changed.revoked, reason)]);
+    return changed.revoked.length;
   }
 
-  /** Mirrors sessions (as returned by revokeAllRows) to Redis. */
-  async mirror(userId: number, sessions: Session[]): Promise<void> {
+  /**
+   * Cuts a user off, as one call: every token of the user issued up to now dies (the user-wide
+   * cutoff moves to now; `deactivate` also turns the account off) and, unless `endSessions` is
+   * false, every session ends. Returns how many sessions ended, or null when there is no such user.
+   */
+  async cutOff(userId: number, reason: RevocationReason, options: { deactivate?: boolean; endSessions?: boolean } = {}): Promise<number | null> {
+    const { deactivate = false, endSessions = true } = options;
+    let ended: number | null;
+    if (endSessions) {
+      ended = await this.endSessionsWith(userId, reason, null, (transaction) => this.users.cutOffTokens(userId, { deactivate }, transaction));
+    } else {
+      const state = await this.users.cutOffTokens(userId, { deactivate });
+      if (state) {
+        await this.users.invalidate(state);
+        await this.store.putUserState(userId, state);
+      }
+      ended = state ? 0 : null;
+    }
+    if (ended !== null) this.events.emit('user.cut_off', { userId, reason, deactivated: deactivate });
+    return ended;
+  }
+
+  /** Mirrors revoked sessions to Redis (after their commit), counts them and tells who listens. */
+  private async mirror(userId: number, sessions: Session[], reason: RevocationReason): Promise<void> {
+    if (sessions.length === 0) return;
     // Counted here, after the commit: a revocation rolled back with its transaction never happened.
-    for (const session of sessions) if (session.revokedReason) this.metrics.revoked(session.revokedReason);
+    this.metrics.revoked(reason, sessions.length);
     await Promise.all(sessions.map((session) => this.store.putSession(userId, session)));
+    this.events.emit('session.revoked', { userId, sessionIds: sessions.map((session) => session.id), reason });
   }
 
   /**

@@ -1,6 +1,7 @@
 import { CACHE_MANAGER } from '@nestjs/cache-manager';
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
+import { ResponseCache } from '../cache/response-cache.service.js';
 import { ReplicaReader } from '../database/replica-reader.service.js';
 import type { Transaction } from '../database/transactions.service.js';
 import { RedisKeys } from '../redis/redis-keys.js';
@@ -12,9 +13,6 @@ export { DuplicateUserError, type ChangedAuthState };
 
 /** The Django system's TTL for `user_lookup:<username or e-mail>` (here keyed by `loginKey`). */
 export const USER_LOOKUP_TTL_MS = 5 * 60 * 1000;
-export const ME_ROUTE = '/api/me/';
-/** last_login writes of this window go to PostgreSQL in one UPDATE. */
-export const LAST_LOGIN_BATCH_MS = 250;
 
 export interface NewUser {
   username: string;
@@ -28,15 +26,12 @@ export interface NewUser {
  * the primary; only profile reads may use a replica.
  */
 @Injectable()
-export class UsersService implements OnModuleDestroy {
-  private readonly logger = new Logger(UsersService.name);
-  private readonly pendingLastLogins = new Set<number>();
-  private lastLoginTimer: NodeJS.Timeout | undefined;
-
+export class UsersService {
   constructor(
     private readonly repository: UserRepository,
     private readonly replicas: ReplicaReader,
     @Inject(CACHE_MANAGER) private readonly cache: Cache,
+    private readonly responses: ResponseCache,
   ) {}
 
   /**
@@ -133,29 +128,9 @@ export class UsersService implements OnModuleDestroy {
     return this.repository.markEmailVerified(id, transaction);
   }
 
-  /**
-   * Updates last_login without making the caller wait: the login answers first, and the logins of
-   * the next LAST_LOGIN_BATCH_MS are written together in one UPDATE (one PostgreSQL transaction
-   * instead of one per login under load). Pending ones are written at shutdown.
-   */
-  recordLoginInBackground(id: number): void {
-    this.pendingLastLogins.add(id);
-    this.lastLoginTimer ??= setTimeout(() => void this.flushLastLogins(), LAST_LOGIN_BATCH_MS);
-  }
-
-  async flushLastLogins(): Promise<void> {
-    clearTimeout(this.lastLoginTimer);
-    this.lastLoginTimer = undefined;
-    const ids = [...this.pendingLastLogins];
-    this.pendingLastLogins.clear();
-    if (ids.length === 0) return;
-    await this.repository
-      .recordLogins(ids)
-      .catch((error: Error) => this.logger.warn(`last_login update failed for ${ids.length} user(s): ${error.message}`));
-  }
-
-  async onModuleDestroy(): Promise<void> {
-    await this.flushLastLogins();
+  /** Sets last_login to now for these users, in one UPDATE (LastLoginRecorder batches them). */
+  async recordLogins(ids: number[]): Promise<void> {
+    await this.repository.recordLogins(ids);
   }
 
   /**
@@ -197,12 +172,11 @@ export class UsersService implements OnModuleDestroy {
     const keys = new Set([
       RedisKeys.userLookup(loginKey(user.username)),
       RedisKeys.userLookup(loginKey(user.email)),
-      RedisKeys.response(user.id, ME_ROUTE),
     ]);
     if (previous) {
       keys.add(RedisKeys.userLookup(loginKey(previous.username)));
       keys.add(RedisKeys.userLookup(loginKey(previous.email)));
     }
-    await Promise.all([...keys].map((key) => this.cache.del(key).catch(() => false)));
+    await Promise.all([...[...keys].map((key) => this.cache.del(key).catch(() => false)), this.responses.invalidateUser(user.id)]);
   }
 }

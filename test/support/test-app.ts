@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { INestApplication, LoggerService } from '@nestjs/common';
+import type { INestApplication, LoggerService, ModuleMetadata } from '@nestjs/common';
 import { Test, type TestingModuleBuilder } from '@nestjs/testing';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from '../../src/app.module.js';
@@ -43,6 +43,8 @@ export async function startApp(
     /** Load the BullMQ consumers in this process (RUN_WORKER_IN_WEB). */
     worker?: boolean;
     customize?: (builder: TestingModuleBuilder) => TestingModuleBuilder;
+    /** Modules loaded next to AppModule, as a deployment adds one (a strategy, a listener). */
+    imports?: NonNullable<ModuleMetadata['imports']>;
   } = {},
 ): Promise<TestApp> {
   const customize = options.customize ?? ((builder: TestingModuleBuilder) => builder);
@@ -50,7 +52,7 @@ export async function startApp(
   Object.assign(process.env, env);
   let app: INestApplication | undefined;
   try {
-    const moduleRef = await customize(Test.createTestingModule({ imports: [AppModule.forRoot({ worker: options.worker ?? false })] })).compile();
+    const moduleRef = await customize(Test.createTestingModule({ imports: [AppModule.forRoot({ worker: options.worker ?? false }), ...(options.imports ?? [])] })).compile();
     const config = readAppConfig(process.env);
     const logger = new RecordingLogger();
     app = moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(config), { logger });

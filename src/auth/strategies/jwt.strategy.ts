@@ -1,23 +1,29 @@
 import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
+import type { FastifyRequest } from 'fastify';
 import { ExtractJwt, Strategy } from 'passport-jwt';
-import type { AuthenticatedUser } from '../../common/decorators/authenticated-user.js';
+import type { SessionPrincipal } from '../../common/auth/principal.js';
+import { readAlongOf } from '../../common/auth/read-along.js';
 import { authenticationFailed, bearerTokenNotValid } from '../../common/http/drf-errors.js';
-import type { ResponsePrefetch } from '../../cache/response-prefetch.js';
-import { RedisKeys } from '../../redis/redis-keys.js';
 import { RevocationStore } from '../../session/revocation-store.service.js';
-import { type TokenClaims, TokensService } from '../tokens.service.js';
+import { TokenClaimsError, TokensService } from '../tokens.service.js';
+import { CredentialStrategies } from './credential-strategies.js';
+
+/** `Authorization: Bearer <token>` (the scheme in any case), as passport-jwt's extractor reads it. */
+const BEARER = /^bearer\s+\S/i;
 
 /**
- * passport-jwt verifies the bearer token (signature with the pinned algorithm, expiry); `validate`
- * then enforces the token type and revocation — one Redis round trip, no PostgreSQL query while
- * Redis is healthy.
+ * Our access tokens (and the Django system's). passport-jwt verifies the signature with
+ * TokensService's key and pinned algorithm, and the expiry; every claim check after that is
+ * TokensService.checkClaims; then the revocation check — one Redis round trip (which also reads
+ * what the request asked to read along), no PostgreSQL query while Redis is healthy.
  */
 @Injectable()
 export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   constructor(
-    tokens: TokensService,
+    private readonly tokens: TokensService,
     private readonly revocation: RevocationStore,
+    strategies: CredentialStrategies,
   ) {
     super({
       jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
@@ -26,20 +32,30 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       ignoreExpiration: false,
       passReqToCallback: true,
     });
+    strategies.register({
+      name: 'jwt',
+      kind: 'session',
+      presented: (request) => BEARER.test(request.headers.authorization ?? ''),
+      // passport-jwt fails a presented token with jsonwebtoken's error (bad signature, expired, malformed).
+      rejected: () => bearerTokenNotValid(),
+    });
   }
 
-  async validate(request: ResponsePrefetch, claims: TokenClaims): Promise<AuthenticatedUser> {
-    if (!TokensService.hasValidShape(claims)) {
+  async validate(request: FastifyRequest, payload: unknown): Promise<SessionPrincipal> {
+    let claims;
+    try {
+      claims = this.tokens.checkClaims(payload, 'access');
+    } catch (error) {
+      if (error instanceof TokenClaimsError && error.reason === 'wrong_type') throw bearerTokenNotValid('Token has wrong type');
       throw authenticationFailed('Token contained no recognizable user identification', 'token_not_valid');
     }
-    if (claims.token_type !== 'access') throw bearerTokenNotValid('Token has wrong type');
-    // On @CachePerUser() routes the user's cache entry comes back in the same MGET.
-    const cacheKey = request.responseCacheRoute ? RedisKeys.response(claims.user_id, request.responseCacheRoute) : undefined;
-    const { verdict, also } = await this.revocation.checkAndRead(claims.user_id, claims.sid ?? null, claims.iat, cacheKey);
-    if (cacheKey) request.prefetchedResponse = also;
+    const sessionId = claims.sid ?? null;
+    const readAlong = readAlongOf(request);
+    const { verdict, also } = await this.revocation.checkAndRead(claims.user_id, sessionId, claims.iat, readAlong?.keysFor(claims.user_id));
+    readAlong?.received(also);
     switch (verdict) {
       case 'ok':
-        return { id: claims.user_id, sid: claims.sid ?? null, jti: claims.jti, iat: claims.iat, exp: claims.exp };
+        return { kind: 'session', userId: claims.user_id, sessionId, jti: claims.jti, iat: claims.iat, exp: claims.exp };
       case 'user_not_found':
         throw authenticationFailed('User not found', 'user_not_found');
       case 'user_inactive':

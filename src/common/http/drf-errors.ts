@@ -32,6 +32,10 @@ export const bearerTokenNotValid = (message = 'Token is invalid or expired') =>
     messages: [{ token_class: 'AccessToken', token_type: 'access', message }],
   });
 
+/** DRF's PermissionDenied: authenticated, but with a kind of credential the route does not accept. */
+export const permissionDenied = () =>
+  new DrfException(HttpStatus.FORBIDDEN, { detail: 'You do not have permission to perform this action.' });
+
 export const authenticationFailed = (detail: string, code: string) =>
   new DrfException(HttpStatus.UNAUTHORIZED, { detail, code });
 

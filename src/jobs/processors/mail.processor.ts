@@ -2,7 +2,7 @@ import { Processor } from '@nestjs/bullmq';
 import { Inject, Logger } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import type { Job } from 'bullmq';
-import { AccountTokensService } from '../../auth/account-tokens.service.js';
+import { AccountTokensService } from '../../account-links/account-tokens.service.js';
 import { mailConfig } from '../../config/mail.config.js';
 import { jobsConfig } from '../../config/jobs.config.js';
 import { MailService } from '../../mail/mail.service.js';
