@@ -59,6 +59,7 @@ export class RedisCluster {
       // With replicas, redis-cli makes the first `masters` nodes masters and gives each one replica of the others.
       await run('redis-cli', ['--cluster', 'create', ...cluster.nodes.map((node) => `127.0.0.1:${node.port}`), '--cluster-replicas', String(replicas), '--cluster-yes']);
       await cluster.waitUntilOk();
+      if (replicas > 0) await cluster.waitUntilReplicasInSync();
       return cluster;
     } catch (error) {
       const logs = await cluster.logTails();
@@ -168,6 +169,23 @@ export class RedisCluster {
       await sleep(100);
     }
     throw new Error(`cluster_state did not become ok on every node within ${WAIT_MS} ms (${last})`);
+  }
+
+  /**
+   * Waits until every replica has finished its first sync with its master (master_link_status:up):
+   * a replica that has no copy of the data yet cannot take over when its master dies.
+   */
+  private async waitUntilReplicasInSync(): Promise<void> {
+    const deadline = Date.now() + WAIT_MS;
+    let last = '';
+    while (Date.now() < deadline) {
+      const infos = await this.onEachNode((node) => node.info('replication'));
+      const pending = [...infos.entries()].filter(([, info]) => /role:slave/.test(info) && !/master_link_status:up/.test(info));
+      if (pending.length === 0) return;
+      last = pending.map(([port]) => port).join(', ');
+      await sleep(100);
+    }
+    throw new Error(`replicas ${last} did not sync with their masters within ${WAIT_MS} ms`);
   }
 
   /** Kills every node (SIGKILL), waits for each to exit (bounded) and removes the temporary directories. */
