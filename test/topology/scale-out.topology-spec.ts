@@ -39,6 +39,8 @@ const ACCOUNT_ATTEMPTS = 12;
 const IP_PER_MINUTE = 30;
 const LOAD_SECONDS = Number(process.env.TOPOLOGY_LOAD_SECONDS ?? 10);
 const LOAD_CONNECTIONS = 20;
+/** How long nginx may take to see that its idle keep-alive connections to a killed process are closed. */
+const NGINX_NOTICE_MS = 250;
 /** The per-user GET /api/me/ query, as TypeORM writes it (counted in the replica's pg_stat_statements). */
 const PROFILE_QUERY = '%FROM "users" "User"%';
 
@@ -647,8 +649,11 @@ describe('Scale-out: nginx, two web processes, a worker, a lagging replica, a Re
         }
       });
       await sleep(2000);
+      const exited = new Promise<number>((resolve) => webB.child.once('exit', () => resolve(Date.now())));
       webB.child.kill('SIGKILL');
       killedAt = Date.now();
+      // On a busy machine the process dies a little after the signal: requests sent meanwhile reached it.
+      const diedAt = await exited;
       await Promise.all(loops);
 
       const gets = outcomes.filter((outcome) => outcome.method === 'GET');
@@ -674,15 +679,17 @@ describe('Scale-out: nginx, two web processes, a worker, a lagging replica, a Re
       for (const user of uniqueRegistered) logins.push((await lb.call('POST', '/api/token/', { body: { username: user.username, password: user.password }, ip: nextLoadAddress() })).status);
 
       figures.push(
-        `web process B SIGKILLed at 2 s of a 6 s run (${CLIENTS} clients through nginx): ${outcomes.length} requests; GET: ${gets.length}, ${gets.filter((o) => o.status !== 200).length} not 200 (nginx retried the ones in flight); ` +
-          `POST: ${posts.length}, 502 for ${badGateway.length} (${badGateway.map((o) => o.what).join(', ') || 'none'}: in flight on B at the kill, not retried by nginx), each repeated by the client: ${retries.map((o) => `${o.what} ${o.status}`).join(', ') || 'none'}; ` +
+        `web process B SIGKILLed at 2 s of a 6 s run (${CLIENTS} clients through nginx; it exited ${diedAt - killedAt} ms after the signal): ${outcomes.length} requests; GET: ${gets.length}, ${gets.filter((o) => o.status !== 200).length} not 200 (nginx retried the ones in flight); ` +
+          `POST: ${posts.length}, 502 for ${badGateway.length} (${badGateway.map((o) => `${o.what} sent at ${o.start - diedAt} ms from B's exit`).join(', ') || 'none'}: in flight on B, not retried by nginx), each repeated by the client: ${retries.map((o) => `${o.what} ${o.status}`).join(', ') || 'none'}; ` +
           `after the kill ${answeredByA.length}/${afterKill.length} answered by A; afterwards every session rotates (${survivors.filter(([r, m]) => r === 200 && m === 200).length}/${CLIENTS}) and every accepted registration logs in (${logins.filter((s) => s === 200).length}/${uniqueRegistered.length})`,
       );
       expect(killedAt).toBeGreaterThan(0);
       expect(gets.filter((outcome) => outcome.status !== 200)).toEqual([]);
       expect(unexpected).toEqual([]);
-      // A 502 only for a POST that was already in flight when B died.
-      for (const outcome of badGateway) expect(outcome.start).toBeLessThan(killedAt + 100);
+      // A 502 only for a POST that was in flight on B when it died (each client has one request in flight at
+      // most), or sent on one of nginx's idle keep-alive connections to B before nginx saw it close.
+      expect(badGateway.length).toBeLessThanOrEqual(CLIENTS);
+      for (const outcome of badGateway) expect(outcome.start).toBeLessThan(diedAt + NGINX_NOTICE_MS);
       expect(retries.every((outcome) => outcome.status === 200 || outcome.status === 201 || (outcome.what === 'register' && outcome.status === 400))).toBe(true);
       expect(toB).toEqual([]);
       expect(afterKill.length).toBeGreaterThan(0);
