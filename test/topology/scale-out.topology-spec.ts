@@ -119,6 +119,11 @@ function runNode(script: string, env: Record<string, string>): Promise<string> {
   });
 }
 
+function throwFirstFailure(results: Array<PromiseSettledResult<unknown>>): void {
+  const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
 describe('Scale-out: nginx, two web processes, a worker, a lagging replica, a Redis Cluster that fails over', () => {
   let pg: PgCluster;
   let redis: RedisCluster;
@@ -138,30 +143,38 @@ describe('Scale-out: nginx, two web processes, a worker, a lagging replica, a Re
 
   beforeAll(async () => {
     const started = Date.now();
-    [pg, redis, smtp] = await Promise.all([
+    // allSettled, so that whatever did start is known to afterAll and torn down even when something else failed.
+    const [pgStarted, redisStarted, smtpStarted] = await Promise.allSettled([
       PgCluster.start({ applyDelayMs: APPLY_DELAY_MS, statStatements: true }),
       RedisCluster.start(3, { replicas: 1, nodeTimeoutMs: REDIS_NODE_TIMEOUT_MS }),
       SmtpSink.start(),
     ]);
+    if (pgStarted.status === 'fulfilled') pg = pgStarted.value;
+    if (redisStarted.status === 'fulfilled') redis = redisStarted.value;
+    if (smtpStarted.status === 'fulfilled') smtp = smtpStarted.value;
+    throwFirstFailure([pgStarted, redisStarted, smtpStarted]);
     for (const port of [pg.primaryPort, pg.replicaPort, ...redis.allPorts, smtp.port]) leftovers.ports.add(port);
     for (const dir of [pg.dir, ...redis.dirs]) leftovers.dirs.add(dir);
+    for (const pid of redis.pids) leftovers.pids.set(pid, 'redis-server');
+    await recordPostmasters();
     const env = serviceEnv();
     // The release phase, as the Procfile runs it: migrations on the primary.
     await runNode('dist/cli/migrate.js', env);
-    [webA, webB, worker] = await Promise.all([
+    const services = await Promise.allSettled([
       startServiceProcess('main', env),
       startServiceProcess('main', env),
       startServiceProcess('worker', env),
     ]);
-    nginx = await NginxProcess.start([upstreamOf(webA), upstreamOf(webB)]);
+    [webA, webB, worker] = services.map((result) => (result.status === 'fulfilled' ? result.value : undefined!));
+    throwFirstFailure(services);
     for (const service of [webA, webB]) leftovers.ports.add(Number(new URL(service.baseUrl).port));
-    leftovers.ports.add(nginx.port);
-    leftovers.dirs.add(nginx.dir);
-    for (const [name, pid] of Object.entries({ 'web A': webA.child.pid, 'web B': webB.child.pid, worker: worker.child.pid, nginx: nginx.pid })) {
+    for (const [name, pid] of Object.entries({ 'web A': webA.child.pid, 'web B': webB.child.pid, worker: worker.child.pid })) {
       if (pid) leftovers.pids.set(pid, name);
     }
-    await recordPostmasters();
-    for (const pid of redis.pids) leftovers.pids.set(pid, 'redis-server');
+    nginx = await NginxProcess.start([upstreamOf(webA), upstreamOf(webB)]);
+    leftovers.ports.add(nginx.port);
+    leftovers.dirs.add(nginx.dir);
+    if (nginx.pid) leftovers.pids.set(nginx.pid, 'nginx');
     lb = new Client(nginx.url);
     a = new Client(webA.baseUrl);
     b = new Client(webB.baseUrl);
