@@ -15,6 +15,13 @@ const WAIT_MS = 30_000;
 
 export type PgServer = 'primary' | 'replica';
 
+export interface PgClusterOptions {
+  /** recovery_min_apply_delay of the replica: every commit becomes visible there this much later (real lag). */
+  applyDelayMs?: number;
+  /** Load pg_stat_statements on both servers (created in `auth`), so each server counts the statements it ran. */
+  statStatements?: boolean;
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -47,7 +54,7 @@ export class PgCluster {
   ) {}
 
   /** initdb → primary → pg_basebackup → replica (streaming) → CREATE DATABASE auth, replicated. */
-  static async start(): Promise<PgCluster> {
+  static async start(options: PgClusterOptions = {}): Promise<PgCluster> {
     const dir = await mkdtemp(join(tmpdir(), 'pg-cluster-'));
     const [primaryPort, replicaPort] = await distinctFreePorts(2);
     const cluster = new PgCluster(dir, primaryPort, replicaPort);
@@ -73,6 +80,7 @@ export class PgCluster {
           // Test data is thrown away: skip the disk flushes (a killed server still finds its WAL in the page cache).
           'fsync = off',
           "log_line_prefix = '%m [%p] %a '",
+          ...(options.statStatements ? ["shared_preload_libraries = 'pg_stat_statements'", 'pg_stat_statements.track = all'] : []),
           '',
         ].join('\n'),
       );
@@ -84,10 +92,12 @@ export class PgCluster {
         '-D', cluster.dataDir('replica'), '-R', '-X', 'stream', '--checkpoint=fast', '--no-sync',
       ]);
       // The base backup copied the primary's postgresql.conf; only the port differs (hot_standby is on).
-      await appendFile(join(cluster.dataDir('replica'), 'postgresql.conf'), `\n# replica\nport = ${replicaPort}\n`);
+      const delay = options.applyDelayMs ? `recovery_min_apply_delay = '${options.applyDelayMs}ms'\n` : '';
+      await appendFile(join(cluster.dataDir('replica'), 'postgresql.conf'), `\n# replica\nport = ${replicaPort}\n${delay}`);
       await cluster.startReplica();
 
       await cluster.query('primary', 'CREATE DATABASE auth', [], 'postgres');
+      if (options.statStatements) await cluster.query('primary', 'CREATE EXTENSION pg_stat_statements', [], 'auth');
       await cluster.waitForReplicaCatchUp();
       await cluster.query('replica', 'SELECT 1', [], 'auth');
       return cluster;
