@@ -10,6 +10,8 @@ import { mailConfig } from './config/mail.config.js';
 import { rateLimitConfig } from './config/rate-limit.config.js';
 import { redisConfig } from './config/redis.config.js';
 import { DatabaseModule } from './database/database.module.js';
+import { EmbeddedModule } from './embedded/embedded.module.js';
+import type { EmbeddedRuntime } from './embedded/embedded-runtime.js';
 import { HealthModule } from './health/health.module.js';
 import { WorkerModule } from './jobs/worker.module.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
@@ -20,6 +22,12 @@ import { UsersModule } from './users/users.module.js';
 export interface AppModuleOptions {
   /** Load the BullMQ consumers (worker process; default: RUN_WORKER_IN_WEB). */
   worker?: boolean;
+  /**
+   * Embedded mode (DATABASE_URL or REDIS_URL unset, development/test; started by the entry point):
+   * no RedisModule when REDIS_URL is unset (each Redis role then runs in memory), and the jobs run
+   * in this process from the outbox instead of on BullMQ.
+   */
+  embedded?: EmbeddedRuntime;
 }
 
 /** The whole service. Web (`dist/main.js`) and worker (`dist/worker.js`) load the same modules and config. */
@@ -37,14 +45,14 @@ export class AppModule {
           load: [appConfig, authConfig, databaseConfig, redisConfig, rateLimitConfig, jobsConfig, mailConfig],
         }),
         DatabaseModule,
-        RedisModule,
+        ...(options.embedded?.mode.redis ? [] : [RedisModule]),
         AppCacheModule,
         RateLimitModule,
         UsersModule,
         SessionModule,
         AuthModule,
         HealthModule,
-        ...(worker ? [WorkerModule] : []),
+        ...(options.embedded ? [EmbeddedModule.forRoot(options.embedded)] : worker ? [WorkerModule] : []),
       ],
     };
   }

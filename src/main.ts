@@ -6,16 +6,20 @@ import { AppModule } from './app.module.js';
 import { configureApp, createFastifyAdapter } from './app.setup.js';
 import { exitGracefullyOnSignals } from './common/lifecycle/graceful-shutdown.js';
 import { logLevelsFrom, readAppConfig } from './config/app.config.js';
+import { EmbeddedRuntime } from './embedded/embedded-runtime.js';
 
 async function bootstrap(): Promise<void> {
   const config = readAppConfig(process.env);
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(), createFastifyAdapter(config), {
+  // DATABASE_URL or REDIS_URL unset (development/test only): start what runs in this process first.
+  const embedded = await EmbeddedRuntime.start(process.env, (line) => Logger.log(line, 'Embedded'));
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot({ embedded }), createFastifyAdapter(config), {
     logger: logLevelsFrom(config.logLevel),
   });
   configureApp(app, config);
   exitGracefullyOnSignals(app, config.shutdownGraceMs, 'web');
   await app.listen(config.port, config.host);
   Logger.log(`listening on ${config.host}:${config.port}`, 'Bootstrap');
+  if (embedded) Logger.log(embedded.describe(), 'Embedded');
 }
 
 bootstrap().catch((error: Error) => {

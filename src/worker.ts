@@ -4,10 +4,15 @@ import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
 import { exitGracefullyOnSignals } from './common/lifecycle/graceful-shutdown.js';
 import { logLevelsFrom, readAppConfig } from './config/app.config.js';
+import { isEmbedded, readEmbeddedMode } from './embedded/embedded-mode.js';
 
 /** The worker process (Procfile `worker:`): the BullMQ consumers, with the same modules and config as web. */
 async function bootstrap(): Promise<void> {
   const config = readAppConfig(process.env);
+  if (isEmbedded(readEmbeddedMode(process.env))) {
+    // Embedded mode: the web process runs the jobs itself (and owns the embedded database).
+    throw new Error('the worker needs DATABASE_URL and REDIS_URL; without them the web process (npm start) runs the jobs itself');
+  }
   const app = await NestFactory.createApplicationContext(AppModule.forRoot({ worker: true }), {
     logger: logLevelsFrom(config.logLevel),
   });

@@ -18,8 +18,11 @@ import { RedisService } from '../redis/redis.service.js';
   imports: [
     CacheModule.registerAsync({
       imports: [ConfigModule.forFeature(appConfig)],
-      inject: [RedisService, appConfig.KEY],
-      useFactory: (redis: RedisService, app: ConfigType<typeof appConfig>) => {
+      inject: [{ token: RedisService, optional: true }, appConfig.KEY],
+      useFactory: (redis: RedisService | undefined, app: ConfigType<typeof appConfig>) => {
+        // Embedded-mode hook: without REDIS_URL (development/test) AppModule loads no RedisModule and
+        // the cache is Keyv's in-memory store, in this process only (src/embedded/).
+        if (!redis) return { stores: [new Keyv()], ttl: app.responseCacheTtlSeconds * 1000 };
         const store = new Keyv({
           // cache-manager-ioredis-yet is typed against cache-manager 5; its store has every method KeyvAdapter calls.
           store: new KeyvAdapter(redisInsStore(redis.client) as unknown as ConstructorParameters<typeof KeyvAdapter>[0]),

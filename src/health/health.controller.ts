@@ -1,4 +1,4 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Optional } from '@nestjs/common';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -22,8 +22,9 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
-    private readonly redis: RedisService,
     @InjectDataSource() private readonly dataSource: DataSource,
+    // Absent in embedded mode (REDIS_URL unset): the Redis roles run in this process, nothing to probe.
+    @Optional() private readonly redis?: RedisService,
   ) {}
 
   @Get('live/')
@@ -42,7 +43,7 @@ export class HealthController {
     return this.health.check([
       () => this.indicators.check('database_primary').attempt(async () => void (await driver.master.query('SELECT 1'))).withTimeout(CHECK_TIMEOUT_MS),
       ...replicas.map((pool, index) => () => this.optional(`database_replica_${index}`, () => pool.query('SELECT 1'))),
-      () => this.optional('redis', () => this.redis.client.ping()),
+      ...(this.redis ? [() => this.optional('redis', () => this.redis!.client.ping())] : []),
     ]);
   }
 

@@ -2,6 +2,7 @@ import { describe, expect, it, jest } from '@jest/globals';
 import type { DataSource } from 'typeorm';
 import { readAuthConfig } from '../config/auth.config.js';
 import type { RedisService } from '../redis/redis.service.js';
+import { RedisRevocationRecords } from './redis-revocation-records.js';
 import { RevocationStore } from './revocation-store.service.js';
 
 /**
@@ -14,7 +15,7 @@ function setup() {
   const authPutUserState = jest.fn<(key: string, value: string, version: number, ttl: number) => Promise<number>>().mockResolvedValue(1);
   const authPutSession = jest.fn<(key: string, value: string, state: string, ttl: number) => Promise<number>>().mockResolvedValue(1);
   const redis = { client: { defineCommand, authPutUserState, authPutSession } } as unknown as RedisService;
-  const store = new RevocationStore(redis, {} as DataSource, readAuthConfig({ NODE_ENV: 'test' }));
+  const store = new RevocationStore(new RedisRevocationRecords(redis), {} as DataSource, readAuthConfig({ NODE_ENV: 'test' }));
   return { store, defineCommand, authPutUserState, authPutSession };
 }
 
