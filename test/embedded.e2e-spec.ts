@@ -7,7 +7,7 @@ import { HttpClient, newUser } from './support/http-client.js';
 import { type ServiceProcess, startServiceProcess } from './support/service-process.js';
 import { linkParameters, SmtpSink } from './support/smtp-sink.js';
 
-const RECORDER = join(dirname(fileURLToPath(import.meta.url)), 'support', 'record-connections.cjs');
+const RECORDER = join(dirname(fileURLToPath(import.meta.url)), 'support', 'record-connections.mjs');
 const SERVER_PORTS = [5432, 6379];
 /** PGlite's first start runs initdb in WebAssembly: seconds alone, much more on a busy 2-core machine. */
 const START_TIMEOUT_MS = 100_000;
@@ -44,7 +44,7 @@ describe('embedded mode (no DATABASE_URL, no REDIS_URL)', () => {
       JOB_BACKOFF_MS: '100',
       OUTBOX_RELAY_INTERVAL_MS: '200',
       RATE_LIMIT_LOGIN_ACCOUNT_IP_ATTEMPTS: '3',
-      NODE_OPTIONS: `--require ${RECORDER}`,
+      NODE_OPTIONS: `--import ${RECORDER}`,
       CONNECTION_LOG: connectionLog,
     }, START_TIMEOUT_MS);
     api = new HttpClient(service.baseUrl);

@@ -1,10 +1,9 @@
-// Preloaded into a service process (node --require) by test/embedded.e2e-spec.ts: appends every
+// Preloaded into a service process (node --import) by test/embedded.e2e-spec.ts: appends every
 // outgoing TCP or socket connection the process opens (pg, ioredis, nodemailer, fetch all go through
 // net.Socket#connect) to the file named by CONNECTION_LOG, one JSON line each, so the test can show
 // which servers the process talked to over its whole life — not only the sockets open at one instant.
-'use strict';
-const fs = require('node:fs');
-const net = require('node:net');
+import fs from 'node:fs';
+import net from 'node:net';
 
 const file = process.env.CONNECTION_LOG;
 const connect = net.Socket.prototype.connect;
