@@ -28,7 +28,12 @@ export class EmbeddedRuntime {
    * replicas) and applies pending migrations — there is no release phase on a laptop. Throws in
    * production, naming the missing variable.
    */
-  static async start(env: Env = process.env, log: (line: string) => void = () => undefined): Promise<EmbeddedRuntime | undefined> {
+  static async start(
+    env: Env = process.env,
+    log: (line: string) => void = () => undefined,
+    /** The migrations to apply (default: the compiled ones in dist/migrations; the tests pass the TypeScript ones). */
+    migrations?: DataSourceOptions['migrations'],
+  ): Promise<EmbeddedRuntime | undefined> {
     const mode = readEmbeddedMode(env);
     if (!isEmbedded(mode)) return undefined;
     const outboxPollMs = readJobsConfig(env).outboxRelayIntervalMs;
@@ -41,7 +46,7 @@ export class EmbeddedRuntime {
       env.DATABASE_URL = postgres.url;
       env.DATABASE_POOL_SIZE = '1';
       for (const name of ['DATABASE_REPLICA_URL', 'DATABASE_REPLICA_URLS', 'DATABASE_SSL']) delete env[name];
-      await migrate(readDatabaseConfig(env), log);
+      await migrate(readDatabaseConfig(env), log, migrations);
     } catch (error) {
       await postgres.close().catch(() => undefined);
       throw error;
@@ -70,8 +75,12 @@ export class EmbeddedRuntime {
  * The migrations of the release phase, on the embedded database: one connection, no advisory lock
  * (EmbeddedPostgres's folder lock already keeps any other process out).
  */
-async function migrate(config: ReturnType<typeof readDatabaseConfig>, log: (line: string) => void): Promise<void> {
-  const options = buildDataSourceOptions(config, { applicationName: 'auth-migrations' });
+async function migrate(
+  config: ReturnType<typeof readDatabaseConfig>,
+  log: (line: string) => void,
+  migrations: DataSourceOptions['migrations'] | undefined,
+): Promise<void> {
+  const options = buildDataSourceOptions(config, { applicationName: 'auth-migrations', migrations });
   const dataSource = await new DataSource({ ...options, poolSize: 1 } as DataSourceOptions).initialize();
   try {
     const applied = await dataSource.runMigrations({ transaction: 'each' });
