@@ -4,14 +4,16 @@ import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
 import { exitGracefullyOnSignals } from './common/lifecycle/graceful-shutdown.js';
 import { logLevelsFrom, readAppConfig } from './config/app.config.js';
+import { ConfigError } from './config/env.js';
 import { isEmbedded, readEmbeddedMode } from './embedded/embedded-mode.js';
 
 /** The worker process (Procfile `worker:`): the BullMQ consumers, with the same modules and config as web. */
 async function bootstrap(): Promise<void> {
   const config = readAppConfig(process.env);
-  if (isEmbedded(readEmbeddedMode(process.env))) {
-    // Embedded mode: the web process runs the jobs itself (and owns the embedded database).
-    throw new Error('the worker needs DATABASE_URL and REDIS_URL; without them the web process (npm start) runs the jobs itself');
+  const embedded = readEmbeddedMode(process.env); // in production, a missing variable is refused here
+  if (isEmbedded(embedded)) {
+    // Embedded mode (development/test): the web process runs the jobs itself and owns the embedded database.
+    throw new ConfigError(embedded.database ? 'DATABASE_URL' : 'REDIS_URL', 'is unset: in embedded mode the web process runs the jobs, there is no worker');
   }
   const app = await NestFactory.createApplicationContext(AppModule.forRoot({ worker: true }), {
     logger: logLevelsFrom(config.logLevel),

@@ -4,7 +4,9 @@ import { MemoryRevocationRecords } from './memory-revocation-records.js';
 /** The in-memory records of embedded mode keep the Redis scripts' compare-and-set rules and TTLs. */
 describe('MemoryRevocationRecords', () => {
   const records = new MemoryRevocationRecords();
-  afterEach(() => jest.useRealTimers());
+  afterEach(() => {
+    jest.useRealTimers();
+  });
 
   it('answers null for a missing record, and never prefetches another key (the cache is elsewhere)', async () => {
     expect(await records.read(['ustate:{1}', 'sess:{1}:a'], 'resp:{1}:/api/me')).toEqual({ records: [null, null] });

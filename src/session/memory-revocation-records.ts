@@ -15,8 +15,8 @@ export class MemoryRevocationRecords extends RevocationRecords implements OnModu
   private readonly entries = new Map<string, { value: string; expiresAt: number }>();
   private readonly sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS).unref();
 
-  read(keys: string[]): Promise<{ records: Array<string | null>; also?: string | null }> {
-    // `alsoRead` (the response cache entry) lives in the cache, not here: `also` stays undefined.
+  /** `alsoRead` (the response cache entry) lives in the cache, not here: `also` stays undefined. */
+  read(keys: string[], _alsoRead?: string): Promise<{ records: Array<string | null>; also?: string | null }> {
     return Promise.resolve({ records: keys.map((key) => this.get(key)) });
   }
 
