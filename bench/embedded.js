@@ -60,7 +60,8 @@ export async function benchEmbedded({ root, resultsDir, settings, nodeFlags, ext
     log(`first start (initdb + migrations): ${firstStartMs.toFixed(0)} ms, RSS ${afterFirstStart.currentMb.toFixed(0)} MB`);
 
     // A restart on the same data (what a developer sees after the first day).
-    const stoppedWith = await stopProcess(first.service.child, 10_000);
+    await stopProcess(first.service.child, 10_000);
+    const stoppedWith = await first.service.exited;
     if (stoppedWith !== 0) throw new Error(`the service did not exit cleanly on SIGTERM (${stoppedWith})`);
     const restarted = await startEmbedded({ root, nodeFlags, env, logFile: `${logFile}.restart` });
     const service = restarted.service;
@@ -125,7 +126,7 @@ export async function benchEmbedded({ root, resultsDir, settings, nodeFlags, ext
       ...rows,
       '',
       `First start (initdb + migrations): ${(firstStartMs / 1000).toFixed(1)} s · restart on the same data: ${(restartMs / 1000).toFixed(1)} s · ` +
-        `RSS after start ${afterStart.currentMb.toFixed(0)} MB, peak ${peak.peakMb.toFixed(0)} MB`,
+        `RSS after the first start ${afterFirstStart.currentMb.toFixed(0)} MB, after the restart ${afterStart.currentMb.toFixed(0)} MB, peak under load ${peak.peakMb.toFixed(0)} MB`,
     ].join('\n');
     console.log(report);
     writeFileSync(join(resultsDir, 'embedded-latest.md'), `${report}\n`);
