@@ -27,6 +27,9 @@ async function startEmbedded({ root, nodeFlags, env, logFile }) {
 }
 
 export async function benchEmbedded({ root, resultsDir, settings, nodeFlags, extraServiceEnv, log }) {
+  // One series: the largest of --connections (50 by default).
+  const connections = Math.max(...settings.connectionSeries);
+  const loginConnections = settings.loginConnections ?? connections;
   const dataDir = mkdtempSync(join(tmpdir(), 'auth-bench-embedded-'));
   mkdirSync(resultsDir, { recursive: true });
   const port = await freePort();
@@ -75,7 +78,7 @@ export async function benchEmbedded({ root, resultsDir, settings, nodeFlags, ext
     const sessions = await loginMany(url, users, users.length);
     const json = { 'content-type': 'application/json' };
     loader = new JobWorker(join(root, 'bench', 'load.js'));
-    const run = async (job, seconds = settings.duration) => (await loader.run({ durationSeconds: seconds, connections: settings.connections, ...job })).summary;
+    const run = async (job, seconds = settings.duration) => (await loader.run({ durationSeconds: seconds, connections, ...job })).summary;
     const jobs = {
       me: { url, method: 'GET', path: '/api/me/', mode: 'static', perConnection: sessions.map((s) => ({ headers: { authorization: `Bearer ${s.access}` } })) },
       verify: { url, method: 'POST', path: '/api/token/verify/', mode: 'static', perConnection: sessions.map((s) => ({ headers: json, body: JSON.stringify({ token: s.access }) })) },
@@ -84,13 +87,13 @@ export async function benchEmbedded({ root, resultsDir, settings, nodeFlags, ext
         method: 'POST',
         path: '/api/token/',
         mode: 'static',
-        connections: settings.loginConnections,
+        connections: loginConnections,
         perConnection: users.map((u) => ({ headers: json, body: JSON.stringify({ username: u.username, password: u.password }) })),
       },
       refresh: (chains) => ({ url, method: 'POST', path: '/api/token/refresh/', mode: 'refresh-chain', chains }),
     };
     const chainSets = [];
-    for (let set = 0; set <= settings.runs; set++) chainSets.push((await loginMany(url, users, settings.connections)).map((s) => s.refresh));
+    for (let set = 0; set <= settings.runs; set++) chainSets.push((await loginMany(url, users, connections)).map((s) => s.refresh));
 
     if (settings.warmup > 0) {
       log(`warm-up: ${settings.warmup} s per route`);
@@ -119,7 +122,7 @@ export async function benchEmbedded({ root, resultsDir, settings, nodeFlags, ext
       return `| ${route} | ${pick((s) => s.rps).toFixed(0)} | ${pick((s) => s.latency.p50).toFixed(0)} / ${pick((s) => s.latency.p99).toFixed(0)} | ${failures} |`;
     });
     const report = [
-      `# Embedded mode (PGlite + in-process Redis roles), ${settings.connections} connections, ${settings.duration} s × ${settings.runs}`,
+      `# Embedded mode (PGlite + in-process Redis roles), ${connections} connections, ${settings.duration} s × ${settings.runs}`,
       '',
       '| route | req/s (median) | p50 / p99 ms | non-2xx + errors |',
       '| --- | --- | --- | --- |',

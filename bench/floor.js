@@ -1,8 +1,8 @@
 /**
- * The floor: the least work an authenticated request to the service needs, on a bare Fastify server
- * (no Nest, no passport, no jsonwebtoken, no cache-manager).
+ * The floors: the least work each measured route of the service needs, on a bare Fastify server
+ * (no Nest, no passport, no jsonwebtoken, no cache-manager, no TypeORM).
  *
- * Per request it
+ * GET /api/me/ and POST /api/token/verify/ — per request it
  *   1. takes the bearer token (GET) or the `token` field of a JSON body (POST),
  *   2. verifies it as HS256 with node:crypto: HMAC-SHA256 over "<header>.<payload>" with a KeyObject
  *      built once at start-up, compared with timingSafeEqual; checks the header's alg, parses the
@@ -12,14 +12,25 @@
  *   4. decides revocation the way the service does (active user, cutoff, live session) and answers
  *      a small JSON body.
  *
+ * POST /api/token/refresh/ — the least work a rotation needs: verify the refresh token (HS256,
+ * node:crypto), ONE PostgreSQL write (an upsert of the session's current refresh jti, conditional on
+ * the presented one, in a table of the floor's own), and two HS256 signs (access + refresh).
+ *
+ * POST /api/token/ — argon2id verify of the user's stored hash (the service's own hashes, loaded once
+ * by POST /floor/load-users/ from the bench database's users table, so the parameters are the
+ * service's), ONE Redis round trip (SET of a session record) and two HS256 signs.
+ *
  * The bench compares the service's requests/s to this server's on the same machine in the same run.
  *
- * Environment: FLOOR_PORT, JWT_SIGNING_KEY, REDIS_URL, REDIS_KEY_PREFIX (all set by bench/run.js).
- * Answers GET /health/ once it is connected to Redis.
+ * Environment: FLOOR_PORT, JWT_SIGNING_KEY, REDIS_URL, REDIS_KEY_PREFIX, DATABASE_URL (all set by
+ * bench/run.js; UV_THREADPOOL_SIZE as the service's). Answers GET /health/ once it is connected to
+ * Redis and PostgreSQL.
  */
-import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, randomUUID, timingSafeEqual } from 'node:crypto';
+import argon2 from 'argon2';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 
 const port = Number(process.env.FLOOR_PORT ?? 0);
 const signingKey = process.env.JWT_SIGNING_KEY;
@@ -33,6 +44,11 @@ const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0', {
   connectionName: 'bench-floor',
   enableOfflineQueue: false,
 });
+
+/** The service's pool size default (DATABASE_POOL_SIZE), so the write path has the same parallelism. */
+const db = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10, application_name: 'bench-floor' });
+const ACCESS_SECONDS = 300;
+const REFRESH_SECONDS = 86_400;
 
 /** Same layout as src/redis/redis-keys.ts (the client adds the prefix). */
 const userStateKey = (userId) => `ustate:{${userId}}`;
@@ -58,6 +74,24 @@ function verifyHs256(token, expectedType) {
   if (expectedType && claims.token_type !== expectedType) throw new Unauthorized('wrong type');
   if (!Number.isSafeInteger(claims.user_id)) throw new Unauthorized('claims');
   return claims;
+}
+
+const HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
+/** HS256 sign with node:crypto. */
+function signHs256(claims) {
+  const input = `${HEADER}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+  return `${input}.${createHmac('sha256', key).update(input).digest('base64url')}`;
+}
+
+/** An access and a refresh token for one session, claims shaped like the service's. */
+function tokenPair(userId, sessionId) {
+  const now = Math.floor(Date.now() / 1000);
+  const jti = randomUUID().replaceAll('-', '');
+  return {
+    jti,
+    access: signHs256({ token_type: 'access', exp: now + ACCESS_SECONDS, iat: now, jti: randomUUID().replaceAll('-', ''), user_id: userId, sid: sessionId }),
+    refresh: signHs256({ token_type: 'refresh', exp: now + REFRESH_SECONDS, iat: now, jti, user_id: userId, sid: sessionId }),
+  };
 }
 
 /** One MGET, then the same decision as RevocationStore.decide(). */
@@ -95,14 +129,64 @@ app.post('/api/token/verify/', async (request) => {
   return {};
 });
 
+/**
+ * Counterpart of POST /api/token/refresh/: verify, one conditional upsert (the chain's current jti
+ * moves from the presented one to the new one; a stale jti updates nothing → 401), two signs.
+ */
+app.post('/api/token/refresh/', async (request) => {
+  const claims = verifyHs256(request.body?.refresh, 'refresh');
+  const pair = tokenPair(claims.user_id, claims.sid);
+  const { rowCount } = await db.query(
+    `INSERT INTO bench_floor_refresh (sid, user_id, jti) VALUES ($1, $2, $3)
+     ON CONFLICT (sid) DO UPDATE SET jti = EXCLUDED.jti, rotated_at = now() WHERE bench_floor_refresh.jti = $4`,
+    [claims.sid, claims.user_id, pair.jti, claims.jti],
+  );
+  // The first rotation of a chain inserts; later ones must find the presented jti current.
+  if (rowCount !== 1) throw new Unauthorized('refresh token already used');
+  return { access: pair.access, refresh: pair.refresh };
+});
+
+/** username → { id, hash }: the service's own argon2id hashes (POST /floor/load-users/). */
+const users = new Map();
+
+/** Counterpart of POST /api/token/: argon2id verify, one Redis round trip, two signs. */
+app.post('/api/token/', async (request) => {
+  const user = users.get(request.body?.username);
+  if (!user || typeof request.body.password !== 'string' || !(await argon2.verify(user.hash, request.body.password))) {
+    throw new Unauthorized('no active account');
+  }
+  const sessionId = randomUUID();
+  const pair = tokenPair(user.id, sessionId);
+  await redis.set(`floorsess:{${user.id}}:${sessionId}`, '{"s":"active"}', 'EX', REFRESH_SECONDS);
+  return { refresh: pair.refresh, access: pair.access };
+});
+
+/** Loads the seeded users' hashes, once seeding is done; creates the refresh floor's table. */
+app.post('/floor/load-users/', async () => {
+  await db.query('CREATE TABLE IF NOT EXISTS bench_floor_refresh (sid text PRIMARY KEY, user_id integer NOT NULL, jti text NOT NULL, rotated_at timestamptz NOT NULL DEFAULT now())');
+  const { rows } = await db.query('SELECT id, username, password FROM users');
+  for (const row of rows) users.set(row.username, { id: row.id, hash: row.password });
+  // The parameters of the stored hashes (e.g. argon2id$v=19$m=19456,t=2,p=1), for the report.
+  const phc = rows.length ? rows[0].password.split('$').slice(1, 4).join('$') : undefined;
+  return { users: users.size, phc };
+});
+
+/** `count` refresh-chain heads signed by the floor (new sessions of the loaded users). */
+app.post('/floor/chains/', async (request) => {
+  const ids = [...users.values()].map((user) => user.id);
+  const count = Number(request.body?.count ?? 0);
+  return { chains: Array.from({ length: count }, (_, i) => tokenPair(ids[i % ids.length], randomUUID()).refresh) };
+});
+
 app.get('/health/', async () => {
-  await redis.ping();
+  await Promise.all([redis.ping(), db.query('SELECT 1')]);
   return { status: 'ok' };
 });
 
 async function shutdown() {
   await app.close().catch(() => undefined);
   redis.disconnect();
+  await db.end().catch(() => undefined);
   process.exit(0);
 }
 process.on('SIGTERM', shutdown);

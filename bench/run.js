@@ -1,17 +1,18 @@
 /**
  * The benchmark of the auth service: `npm run bench` (= `npm run build && node bench/run.js`).
  *
- *   npm run bench -- --duration 5 --connections 50 --runs 3
+ *   npm run bench -- --duration 5 --connections 16,50 --runs 3
  *
  * What one run does:
  *   1. recreates the bench database (default auth_bench) and migrates it with dist/cli/migrate.js;
  *   2. starts the real service (node dist/main.js, NODE_ENV=production) on the real PostgreSQL and
- *      Redis, under its own Redis key prefix, and the floor (bench/floor.js, bare Fastify);
+ *      Redis, under its own Redis key prefix, and the floors (bench/floor.js, bare Fastify), both
+ *      reaching PostgreSQL through a proxy that counts round trips on the wire (lib/pg-proxy.js);
  *   3. seeds users through the HTTP API (register, log in) and warms every route up;
- *   4. `runs` times, in this order: the floor, GET /api/me/, POST /api/token/verify/,
- *      POST /api/token/refresh/, the argon2id floor (bench/argon2-floor.js), POST /api/token/ — each
- *      for `duration` seconds with autocannon in its own process (bench/load.js), with Redis command
- *      and PostgreSQL transaction counters read around every service run;
+ *   4. for each connection count, `runs` times, in this order: the /me floor, GET /api/me/,
+ *      POST /api/token/verify/, the refresh floor, POST /api/token/refresh/, the login floor,
+ *      POST /api/token/ — each for `duration` seconds with autocannon in its own process
+ *      (bench/load.js), with Redis commands and PostgreSQL round trips counted around every run;
  *   5. times login for an existing and a non-existent user, reads the service's peak RSS, prints the
  *      report and writes it to bench/results/latest.md (plus latest.json);
  *   6. always (also on failure and on Ctrl-C): stops every child process by its pid, deletes the
@@ -32,10 +33,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { PgTransactionCounter, RedisCommandCounter } from './lib/counters.js';
-import { JobWorker, forkJob, freePort, memoryOf, startProcess, stopAll, stopProcess, runToCompletion, waitForHttp } from './lib/processes.js';
-import { buildReport, median } from './lib/report.js';
-import { benchUsers, loginMany, registerAll, timedLogin } from './lib/seed.js';
+import { RedisCommandCounter } from './lib/counters.js';
+import { PgRoundTripProxy } from './lib/pg-proxy.js';
+import { JobWorker, freePort, memoryOf, startProcess, stopAll, stopProcess, runToCompletion, waitForHttp } from './lib/processes.js';
+import { ROUTES, buildReport, median } from './lib/report.js';
+import { benchUsers, loginMany, postJson, registerAll, timedLogin } from './lib/seed.js';
 import { formatSummary, summariseProfile } from './profile-summary.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -47,8 +49,8 @@ const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 
 const USAGE = `usage: npm run bench -- [options]
   --duration <s>           seconds per measurement (default 5)
-  --connections <n>        autocannon connections (default 50)
-  --login-connections <n>  connections for POST /api/token/ and concurrent argon2 floor verifies (default: --connections)
+  --connections <n,n>      autocannon connections, one series per value (default 16,50)
+  --login-connections <n>  connections for POST /api/token/ and its floor (default: the series' value)
   --runs <n>               measurements per route; the median ratio is reported (default 3)
   --users <n>              seeded users (default 50)
   --warmup <s>             warm-up seconds per route before the first run (default 1)
@@ -63,7 +65,7 @@ const USAGE = `usage: npm run bench -- [options]
 const { values: flags } = parseArgs({
   options: {
     duration: { type: 'string', default: '5' },
-    connections: { type: 'string', default: '50' },
+    connections: { type: 'string', default: '16,50' },
     'login-connections': { type: 'string' },
     runs: { type: 'string', default: '3' },
     users: { type: 'string', default: '50' },
@@ -100,8 +102,8 @@ function positive(name, value, { integer = true } = {}) {
 
 const settings = {
   duration: positive('duration', flags.duration, { integer: false }),
-  connections: positive('connections', flags.connections),
-  loginConnections: positive('login-connections', flags['login-connections'] ?? flags.connections),
+  connectionSeries: flags.connections.split(',').map((value) => positive('connections', value.trim())),
+  loginConnections: flags['login-connections'] === undefined ? undefined : positive('login-connections', flags['login-connections']),
   runs: positive('runs', flags.runs),
   users: positive('users', flags.users),
   warmup: Number(flags.warmup),
@@ -149,7 +151,7 @@ const state = {
   prefix: `bench:${randomBytes(4).toString('hex')}:`,
   databaseCreated: false,
   redis: undefined,
-  pg: undefined,
+  pgProxy: undefined,
   loader: undefined,
   service: undefined,
 };
@@ -225,7 +227,7 @@ function cleanup() {
     } catch (error) {
       log(`could not delete the Redis keys under ${state.prefix}: ${error.message}`);
     }
-    await state.pg?.close();
+    await state.pgProxy?.close();
     if (state.databaseCreated && !flags['keep-db']) {
       try {
         const admin = new pg.Client({ connectionString: `${PG_SERVER}/postgres`, application_name: 'bench-admin' });
@@ -253,18 +255,17 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
 /** One autocannon run in the load process (bench/load.js). */
 function load(job) {
   state.loader ??= new JobWorker(join(BENCH_DIR, 'load.js'));
-  return state.loader.run({ durationSeconds: settings.duration, connections: settings.connections, ...job }).then((a) => a.summary);
+  return state.loader.run({ durationSeconds: settings.duration, ...job }).then((a) => a.summary);
 }
 
 /**
- * Runs one measurement with the hot-path counters around it. The PostgreSQL counter is settled
- * (see lib/counters.js) before and after. autocannon stops with requests in flight (for login, a
- * queue of argon2 verifies): the counters are read after those have had time to finish
- * (1.5 × the run's p99 latency, at least 200 ms).
+ * Runs one measurement with the hot-path counters around it. autocannon stops with requests in
+ * flight (for login, a queue of argon2 verifies): the counters are read after those have had time
+ * to finish (1.5 × the run's p99 latency, at least 200 ms).
  */
-async function measured(job, { countPg = true } = {}) {
+async function measured(job) {
   assertServiceAlive();
-  const pgBefore = countPg ? await state.pg.settle() : undefined;
+  const pgBefore = state.pgProxy.read();
   const strangersBefore = await state.redis.strangers(OWN_REDIS_CLIENTS);
   const redisBefore = await state.redis.snapshot();
   const summary = await load(job);
@@ -273,34 +274,33 @@ async function measured(job, { countPg = true } = {}) {
   // Other clients of the shared Redis during the run: their commands are in the delta too.
   redis.otherClients = Math.max(strangersBefore, await state.redis.strangers(OWN_REDIS_CLIENTS));
   assertServiceAlive();
-  const pgXacts = countPg ? (await state.pg.settle()) - pgBefore : undefined;
-  return { summary, redis, pgXacts };
+  return { summary, redis, pgTrips: state.pgProxy.read() - pgBefore };
 }
 
 async function main() {
   const signingKey = randomBytes(32).toString('hex'); // 64 characters (the service wants 32+ in production)
-  const databaseUrl = `${PG_SERVER}/${settings.database}`;
+  const directUrl = `${PG_SERVER}/${settings.database}`;
   const [servicePort, floorPort] = [await freePort(), await freePort()];
   const serviceUrl = `http://127.0.0.1:${servicePort}`;
   const floorUrl = `http://127.0.0.1:${floorPort}`;
   mkdirSync(RESULTS_DIR, { recursive: true });
-  // The service's argon2 parameters, read once now: dist/ may be rebuilt while the bench runs.
-  const hasherModule = join(ROOT, 'dist/users/password/password-hasher.service.js');
-  if (!existsSync(join(ROOT, 'dist/main.js')) || !existsSync(hasherModule)) {
+  if (!existsSync(join(ROOT, 'dist/main.js'))) {
     throw new Error('dist/ is missing or half built (a build may be running): run `npm run build`, or wait and retry');
   }
-  const { ARGON2_OPTIONS } = await import(hasherModule);
-  const argon2Options = { ...ARGON2_OPTIONS };
 
   log(`database ${settings.database}: recreate and migrate`);
-  await recreateDatabase(databaseUrl);
+  await recreateDatabase(directUrl);
 
   state.redis = new RedisCommandCounter(REDIS_URL);
   await state.redis.connect();
-  state.pg = new PgTransactionCounter(`${PG_SERVER}/postgres`, settings.database);
-  await state.pg.connect();
-  const selfTest = await state.pg.selfTest(databaseUrl, 25);
-  log(`PostgreSQL counter self-test: 25 statements → ${selfTest} transactions`);
+  // The service and the floors reach PostgreSQL through the counting proxy.
+  const pgServer = new URL(PG_SERVER);
+  state.pgProxy = new PgRoundTripProxy({ host: pgServer.hostname, port: Number(pgServer.port || 5432) });
+  const proxied = new URL(directUrl);
+  proxied.port = String(await state.pgProxy.listen());
+  const databaseUrl = proxied.toString();
+  const selfTest = await proxySelfTest(databaseUrl, 25);
+  log(`PostgreSQL round-trip counter self-test: 25 queries and a 3-statement transaction → ${selfTest} round trips`);
 
   // --- the service --------------------------------------------------------------------------
   const profileArgs = flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${RESULTS_DIR}`] : [];
@@ -324,87 +324,105 @@ async function main() {
   const sessions = await loginMany(serviceUrl, users, users.length);
   const bearer = sessions.map((s) => ({ headers: { authorization: `Bearer ${s.access}` } }));
   const jsonHeaders = { 'content-type': 'application/json' };
+  const loginBodies = users.map((u) => ({ headers: jsonHeaders, body: JSON.stringify({ username: u.username, password: u.password }) }));
 
-  const jobs = {
-    floor: { url: floorUrl, method: 'GET', path: '/api/me/', mode: 'static', perConnection: bearer },
-    me: { url: serviceUrl, method: 'GET', path: '/api/me/', mode: 'static', perConnection: bearer },
-    verify: {
-      url: serviceUrl,
-      method: 'POST',
-      path: '/api/token/verify/',
-      mode: 'static',
-      perConnection: sessions.map((s) => ({ headers: jsonHeaders, body: JSON.stringify({ token: s.access }) })),
-    },
-    login: {
-      url: serviceUrl,
-      method: 'POST',
-      path: '/api/token/',
-      mode: 'static',
-      connections: settings.loginConnections,
-      perConnection: users.map((u) => ({ headers: jsonHeaders, body: JSON.stringify({ username: u.username, password: u.password }) })),
-    },
-    // Each refresh measurement gets fresh sessions: the request in flight when autocannon stops
-    // rotates its chain without the client seeing the answer, so a chain is not reusable later.
-    refresh: (chains) => ({ url: serviceUrl, method: 'POST', path: '/api/token/refresh/', mode: 'refresh-chain', chains }),
-  };
-
-  // --- the floor ----------------------------------------------------------------------------
+  // --- the floors ---------------------------------------------------------------------------
   const floor = startProcess('floor', process.execPath, [...profileArgs, join(BENCH_DIR, 'floor.js')], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, FLOOR_PORT: String(floorPort), JWT_SIGNING_KEY: signingKey, REDIS_URL, REDIS_KEY_PREFIX: state.prefix },
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      UV_THREADPOOL_SIZE: String(settings.threadpool),
+      FLOOR_PORT: String(floorPort),
+      JWT_SIGNING_KEY: signingKey,
+      REDIS_URL,
+      REDIS_KEY_PREFIX: state.prefix,
+      DATABASE_URL: databaseUrl,
+    },
   });
   await waitForHttp(`${floorUrl}/health/`, floor);
+  const loaded = await postJson(floorUrl, '/floor/load-users/', {});
+  if (loaded.status !== 200 || loaded.json.users < users.length) throw new Error(`floor: loading the users failed: ${loaded.status} ${loaded.text}`);
+  const argon2Phc = loaded.json.phc;
 
-  if (flags.profile) return profile({ service, floor }, jobs);
+  /** The autocannon job of every route and floor, for `connections` connections. */
+  const jobsFor = (connections) => {
+    const loginConnections = settings.loginConnections ?? connections;
+    return {
+      floor: { url: floorUrl, method: 'GET', path: '/api/me/', mode: 'static', connections, perConnection: bearer },
+      me: { url: serviceUrl, method: 'GET', path: '/api/me/', mode: 'static', connections, perConnection: bearer },
+      verify: {
+        url: serviceUrl,
+        method: 'POST',
+        path: '/api/token/verify/',
+        mode: 'static',
+        connections,
+        perConnection: sessions.map((s) => ({ headers: jsonHeaders, body: JSON.stringify({ token: s.access }) })),
+      },
+      // Each refresh measurement gets fresh chains: the request in flight when autocannon stops
+      // rotates its chain without the client seeing the answer, so a chain is not reusable later.
+      refresh: (chains) => ({ url: serviceUrl, method: 'POST', path: '/api/token/refresh/', mode: 'refresh-chain', connections, chains }),
+      refreshFloor: (chains) => ({ url: floorUrl, method: 'POST', path: '/api/token/refresh/', mode: 'refresh-chain', connections, chains }),
+      login: { url: serviceUrl, method: 'POST', path: '/api/token/', mode: 'static', connections: loginConnections, perConnection: loginBodies },
+      loginFloor: { url: floorUrl, method: 'POST', path: '/api/token/', mode: 'static', connections: loginConnections, perConnection: loginBodies },
+    };
+  };
 
-  const chainSets = [];
-  for (let set = 0; set <= settings.runs; set++) {
-    chainSets.push((await loginMany(serviceUrl, users, settings.connections)).map((s) => s.refresh));
+  if (flags.profile) return profile({ service, floor }, jobsFor(settings.connectionSeries[0]));
+
+  // Refresh chains: the service's come from logins (one session each), the floor's it mints itself.
+  const serviceChains = new Map();
+  for (const connections of settings.connectionSeries) {
+    const sets = [];
+    for (let set = 0; set <= settings.runs; set++) sets.push((await loginMany(serviceUrl, users, connections)).map((s) => s.refresh));
+    serviceChains.set(connections, sets);
   }
-  log(`${settings.runs + 1} × ${settings.connections} refresh sessions ready`);
-  memoryMarks.push({ stage: `seeded (${users.length} registrations, ${users.length + (settings.runs + 1) * settings.connections} logins)`, ...memoryOf(service.child.pid) });
+  const floorChains = async (count) => (await postJson(floorUrl, '/floor/chains/', { count })).json.chains;
+  const logins = settings.connectionSeries.reduce((total, c) => total + (settings.runs + 1) * c, 0);
+  log(`refresh sessions ready: ${settings.runs + 1} × (${settings.connectionSeries.join(' + ')})`);
+  memoryMarks.push({ stage: `seeded (${users.length} registrations, ${users.length + logins} logins)`, ...memoryOf(service.child.pid) });
 
   // --- warm-up (not measured) ---------------------------------------------------------------
   if (settings.warmup > 0) {
     log(`warm-up: ${settings.warmup} s per route`);
-    for (const job of [jobs.floor, jobs.me, jobs.verify, jobs.refresh(chainSets[settings.runs]), jobs.login]) {
+    const connections = Math.max(...settings.connectionSeries);
+    const jobs = jobsFor(connections);
+    const warmups = [jobs.floor, jobs.me, jobs.verify, jobs.refreshFloor(await floorChains(connections)), jobs.refresh(serviceChains.get(connections)[settings.runs]), jobs.loginFloor, jobs.login];
+    for (const job of warmups) {
       const summary = await load({ ...job, durationSeconds: settings.warmup });
+      await sleep(Math.max(200, 1.5 * summary.latency.p99)); // let the requests in flight finish
       log(`  warm-up ${job.method} ${job.url === floorUrl ? 'floor ' : ''}${job.path}: ${summary.rps.toFixed(0)} req/s`);
       if (summary.non2xx > 0 || summary.errors > 0) throw new Error(`warm-up of ${job.path} failed: ${JSON.stringify(summary.statusCodes)}, ${summary.errors} errors`);
     }
   }
-
   memoryMarks.push({ stage: 'warmed up', ...memoryOf(service.child.pid) });
 
   // --- the measured runs --------------------------------------------------------------------
   const results = [];
-  let argon2Reported;
-  for (let run = 1; run <= settings.runs; run++) {
-    const record = (key, m) => {
-      // The service's peak RSS so far: shows which measurement raised it.
-      results.push({ key, run, ...m, serviceMemory: memoryOf(service.child.pid) });
-      const floorKey = { me: 'floor', verify: 'floor', refresh: 'floor', login: 'argon2' }[key];
-      const floorRps = results.find((r) => r.key === floorKey && r.run === run)?.summary.rps;
-      const ratio = floorRps ? `  ratio ${(m.summary.rps / floorRps).toFixed(2)}` : '';
-      const counts = m.redis ? `  redis/req ${(m.redis.total / m.summary.sent).toFixed(2)}${m.redis.otherClients ? ` (${m.redis.otherClients} other clients)` : ''}` : '';
-      const pgCount = m.pgXacts !== undefined ? `  pg/req ${(m.pgXacts / m.summary.sent).toFixed(3)}` : '';
-      log(
-        `run ${run} ${key.padEnd(7)} ${m.summary.rps.toFixed(0).padStart(6)} req/s  p50 ${m.summary.latency.p50.toFixed(0)} ms  ` +
-          `p99 ${m.summary.latency.p99.toFixed(0)} ms  non-2xx ${m.summary.non2xx}  errors ${m.summary.errors}${ratio}${counts}${pgCount}`,
-      );
-    };
-    record('floor', await measured(jobs.floor, { countPg: false }));
-    record('me', await measured(jobs.me));
-    record('verify', await measured(jobs.verify));
-    record('refresh', await measured(jobs.refresh(chainSets[run - 1])));
-    const argon2 = await forkJob(
-      join(BENCH_DIR, 'argon2-floor.js'),
-      { durationSeconds: settings.duration, warmupSeconds: 0.5, concurrency: Math.max(settings.loginConnections, 2 * settings.threadpool), options: argon2Options },
-      { env: { ...process.env, UV_THREADPOOL_SIZE: String(settings.threadpool) } },
-    );
-    argon2Reported = argon2.options;
-    record('argon2', { summary: { requests: argon2.verifies, sent: argon2.verifies, seconds: argon2.seconds, rps: argon2.rps, latency: argon2.latency, errors: 0, timeouts: 0, non2xx: 0 } });
-    record('login', await measured(jobs.login));
+  for (const connections of settings.connectionSeries) {
+    const jobs = jobsFor(connections);
+    for (let run = 1; run <= settings.runs; run++) {
+      const record = (key, m) => {
+        // The service's peak RSS so far: shows which measurement raised it.
+        results.push({ key, connections, run, ...m, serviceMemory: memoryOf(service.child.pid) });
+        const floorKey = ROUTES.find((r) => r.key === key)?.floorKey;
+        const floorRps = results.find((r) => r.key === floorKey && r.connections === connections && r.run === run)?.summary.rps;
+        const ratio = floorRps ? `  ratio ${(m.summary.rps / floorRps).toFixed(2)}` : '';
+        const counts = `  redis/req ${(m.redis.total / m.summary.sent).toFixed(2)}${m.redis.otherClients ? ` (${m.redis.otherClients} other clients)` : ''}`;
+        const pgCount = `  pg trips/req ${(m.pgTrips / m.summary.sent).toFixed(3)}`;
+        log(
+          `${String(connections).padStart(3)} conns run ${run} ${key.padEnd(12)} ${m.summary.rps.toFixed(0).padStart(6)} req/s  p50 ${m.summary.latency.p50.toFixed(0)} ms  ` +
+            `p99 ${m.summary.latency.p99.toFixed(0)} ms  non-2xx ${m.summary.non2xx}  errors ${m.summary.errors}${ratio}${counts}${pgCount}`,
+        );
+      };
+      record('floor', await measured(jobs.floor));
+      record('me', await measured(jobs.me));
+      record('verify', await measured(jobs.verify));
+      record('refreshFloor', await measured(jobs.refreshFloor(await floorChains(connections))));
+      record('refresh', await measured(jobs.refresh(serviceChains.get(connections)[run - 1])));
+      record('loginFloor', await measured(jobs.loginFloor));
+      record('login', await measured(jobs.login));
+    }
   }
 
   // --- login timing: the same work for a missing user ---------------------------------------
@@ -434,25 +452,11 @@ async function main() {
   await stopProcess(floor.child);
   await stopProcess(service.child);
 
-  // Warnings the bench itself causes (settle() terminates idle PostgreSQL connections) are expected.
   const logLines = service.output.lines.filter((line) => !/^\s+at /.test(line));
-  const expected = /terminating connection due to administrator command/;
-  const unexpected = logLines.filter((line) => !expected.test(line));
   const serviceLogNote =
-    `Service output (LOG_LEVEL=warn, full text in bench/results/service.log): ${service.output.total} lines; ` +
-    `${logLines.length - unexpected.length} are the pool's warnings about the idle PostgreSQL connections the bench terminates (expected)` +
-    (unexpected.length ? `; ${unexpected.length} others, first: "${unexpected[0].slice(0, 240)}"` : '; no other warning or error.');
+    `Service output (LOG_LEVEL=warn, full text in bench/results/service.log): ${service.output.total} lines` +
+    (logLines.length ? `; first: "${logLines[0].slice(0, 240)}"` : '; no warning or error.');
   const report = buildReport({
-    routes: [
-      { key: 'me', label: 'GET /api/me/', floorKey: 'floor' },
-      { key: 'verify', label: 'POST /api/token/verify/', floorKey: 'floor' },
-      { key: 'refresh', label: 'POST /api/token/refresh/', floorKey: 'floor' },
-      { key: 'login', label: 'POST /api/token/', floorKey: 'argon2' },
-    ],
-    floors: {
-      floor: { label: 'floor: bare Fastify, HS256 + 1 MGET', short: 'Fastify+HS256+MGET' },
-      argon2: { label: 'floor: raw argon2id verify', short: 'argon2id verify' },
-    },
     results,
     loginTiming,
     memory,
@@ -460,22 +464,21 @@ async function main() {
       when: new Date().toISOString(),
       runs: settings.runs,
       duration: settings.duration,
-      connections: settings.connections,
+      connectionSeries: settings.connectionSeries,
       loginConnections: settings.loginConnections,
       cpus: availableParallelism(),
       node: process.version,
       threadpool: settings.threadpool,
-      argon2: argon2Reported,
+      argon2: argon2Phc,
       users: settings.users,
     },
     notes: [
-      'Ratio: the route\'s requests/s ÷ its floor\'s requests/s measured in the same run (the floor just before it); the target is checked on the median of the per-run ratios.',
-      'Floor of GET /api/me/, verify and refresh: bench/floor.js — bare Fastify 5, no Nest; HS256 verified with node:crypto (HMAC over the signing input with a prebuilt KeyObject, timingSafeEqual, claims parsed, exp checked) and one Redis round trip (MGET of the service\'s ustate:{uid} and sess:{uid}:{sid} keys), driven exactly like GET /api/me/ (same bearer tokens, same connections). Refresh must also write PostgreSQL, so its ratio has no target.',
-      `Login floor: bench/argon2-floor.js — argon2.verify of a hash made with the service's ARGON2_OPTIONS (dist/users/password/password-hasher.service.js), ${Math.max(settings.loginConnections, 2 * settings.threadpool)} verifies in flight, UV_THREADPOOL_SIZE=${settings.threadpool} as in the service, in its own process while the service idles.`,
-      'Redis commands per request: INFO commandstats deltas around the run (INFO itself left out) ÷ requests sent (autocannon\'s completed requests plus the one per connection in flight when it stops, which the server serves too); the per-command breakdown is in brackets. The Redis is shared: commands of other clients connected during a run (column "other Redis clients"; the service, the floor and the counter excluded) land in the same delta — e.g. BullMQ commands (xadd, bzpopmin, zadd…) are not the service\'s web process. The floor rows (1 MGET per request by construction) show how clean the counter was. Point BENCH_REDIS_URL at a private Redis for exact counts.',
-      `PostgreSQL: (xact_commit + xact_rollback − sessions) of database ${settings.database} in pg_stat_database, ÷ requests sent. Each autocommit statement is one transaction; an explicit BEGIN…COMMIT counts once; each new connection adds one start-up transaction, hence − sessions. Read after the service has gone quiet and its connections to the bench database are terminated (a backend flushes its statistics when it exits; PostgreSQL 15 otherwise holds the last second of a busy backend's counts for up to 10 s); the pool reconnects on its next query. Self-test on a fresh connection: 25 statements → ${selfTest} transactions.`,
+      'Ratio: the route\'s requests/s ÷ its floor\'s requests/s measured in the same run at the same connection count (the floor just before it); each target is checked on the median of the per-run ratios, at every connection count.',
+      'Floors (bench/floor.js, bare Fastify 5, no Nest, node:crypto HS256 with a prebuilt KeyObject): GET /api/me/ and verify — HS256 verify + one Redis MGET of the service\'s revocation keys, driven exactly like GET /api/me/ (same bearer tokens); refresh — HS256 verify + one PostgreSQL upsert of the chain\'s current jti (conditional on the presented one) + two HS256 signs, one rotation chain per connection like the service\'s; login — argon2id verify of the service\'s own stored hashes (same parameters and UV_THREADPOOL_SIZE) + one Redis SET + two HS256 signs, same bodies and connections as the service\'s login.',
+      'Redis commands per request: INFO commandstats deltas around the run (INFO itself left out) ÷ requests sent (autocannon\'s completed requests plus the one per connection in flight when it stops, which the server serves too); the per-command breakdown is in brackets. The Redis is shared: commands of other clients connected during a run (column "other Redis clients"; the service, the floor and the counter excluded) land in the same delta. Point BENCH_REDIS_URL at a private Redis for exact counts.',
+      `PostgreSQL round trips per request: counted on the wire by a loopback proxy between the service (and the floors) and PostgreSQL (bench/lib/pg-proxy.js): each simple Query and each Sync of an extended-protocol batch is one trip; a BEGIN/INSERT/COMMIT transaction is three. Self-test: 25 queries and a 3-statement transaction → ${selfTest} (expected 28). The proxy adds one loopback hop to every PostgreSQL trip of the service and of the refresh floor alike.`,
       'Latencies: autocannon\'s histogram of 2xx responses, whole milliseconds. req/s: responses completed ÷ duration.',
-      'Peak RSS: VmHWM of the service process (node dist/main.js) at the end: it covers seeding, warm-up, every run and the login timing.',
+      'Peak RSS: VmHWM of the service process (node dist/main.js with the Procfile\'s node flags) at the end: it covers seeding, warm-up, every run and the login timing.',
       serviceLogNote,
       ...(Object.keys(extraServiceEnv).length ? [`Extra service environment (--service-env): ${Object.keys(extraServiceEnv).join(', ')}.`] : []),
       `Wall time of bench/run.js: ${elapsed()} s (plus the build).`,
@@ -487,6 +490,19 @@ async function main() {
   writeFileSync(join(RESULTS_DIR, 'latest.json'), `${JSON.stringify({ settings, results, loginTiming, memory, checks: report.checks }, null, 2)}\n`);
   log(`report written to ${join('bench', 'results', 'latest.md')}`);
   return report.checks.every((c) => c.pass) ? 0 : 1;
+}
+
+/** Checks the round-trip counter: 25 autocommit queries and one 3-statement transaction on a fresh connection. */
+async function proxySelfTest(databaseUrl, count) {
+  const before = state.pgProxy.read();
+  const probe = new pg.Client({ connectionString: databaseUrl, application_name: 'bench-selftest' });
+  await probe.connect();
+  for (let i = 0; i < count; i++) await probe.query('SELECT $1::int', [i]);
+  await probe.query('BEGIN');
+  await probe.query('SELECT 1');
+  await probe.query('COMMIT');
+  await probe.end();
+  return state.pgProxy.read() - before;
 }
 
 /**
@@ -524,7 +540,7 @@ async function profile(processes, jobs) {
         `${formatSummary(result, name === 'service' ? 30 : 15, requests)}\n`,
     );
   }
-  const text = `# CPU profiles under GET /api/me/ (${settings.connections} connections, ${settings.duration} s each)\n\n${sections.join('\n')}`;
+  const text = `# CPU profiles under GET /api/me/ (${settings.connectionSeries[0]} connections, ${settings.duration} s each)\n\n${sections.join('\n')}`;
   console.log(text);
   writeFileSync(join(RESULTS_DIR, 'profile-latest.md'), text);
   return 0;

@@ -64,7 +64,7 @@ export async function runToCompletion(name, command, args, { env, cwd } = {}) {
 }
 
 /**
- * Forks a bench script (bench/load.js, bench/argon2-floor.js), sends it one job message and resolves
+ * Forks a bench script (e.g. bench/load.js), sends it one job message and resolves
  * with its one answer. Rejects if it answers { ok: false } or exits without answering.
  */
 export function forkJob(script, message, { env } = {}) {
