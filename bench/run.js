@@ -58,7 +58,9 @@ const USAGE = `usage: npm run bench -- [options]
   --database <name>        bench database, dropped and recreated (default auth_bench)
   --keep-db                do not drop the bench database at the end
   --service-env K=V        extra environment variable for the service (repeatable), for experiments
-  --profile                CPU-profile the service under GET /api/me/ load instead of the full bench`;
+  --profile                CPU-profile the service under GET /api/me/ load instead of the full bench
+  --embedded               the service in embedded mode (no DATABASE_URL/REDIS_URL: PGlite, Redis roles in
+                           process): req/s, first start, restart and RSS, no floor and no targets (bench/embedded.js)`;
 
 const { values: flags } = parseArgs({
   options: {
@@ -73,6 +75,7 @@ const { values: flags } = parseArgs({
     'keep-db': { type: 'boolean', default: false },
     'service-env': { type: 'string', multiple: true, default: [] },
     profile: { type: 'boolean', default: false },
+    embedded: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -129,6 +132,19 @@ const started = performance.now();
 const elapsed = () => ((performance.now() - started) / 1000).toFixed(1);
 /** Progress goes to stderr; the report goes to stdout. */
 const log = (message) => console.error(`[bench ${elapsed().padStart(5)} s] ${message}`);
+
+if (flags.embedded) {
+  // Embedded mode uses no PostgreSQL or Redis server: none of what follows (bench database, counters, cleanup).
+  const { benchEmbedded } = await import('./embedded.js');
+  let code = 2;
+  try {
+    code = await benchEmbedded({ root: ROOT, resultsDir: RESULTS_DIR, settings, nodeFlags: procfileNodeFlags(), extraServiceEnv, log });
+  } catch (error) {
+    log(`failed: ${error?.stack ?? error}`);
+  }
+  log(`done in ${elapsed()} s`);
+  process.exit(code);
+}
 
 // Everything cleanup() must undo, filled in as the run goes.
 const state = {

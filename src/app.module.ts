@@ -3,6 +3,8 @@ import { AuthenticationModule } from './auth/authentication.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { jobsConfig } from './config/jobs.config.js';
 import { CoreModule } from './core.module.js';
+import { EmbeddedModule } from './embedded/embedded.module.js';
+import type { EmbeddedRuntime } from './embedded/embedded-runtime.js';
 import { HealthModule } from './health/health.module.js';
 import { WorkerModule } from './jobs/worker.module.js';
 import { MetricsApiModule } from './metrics/metrics-api.module.js';
@@ -13,6 +15,12 @@ import { UsersApiModule } from './users/users-api.module.js';
 export interface AppModuleOptions {
   /** Also load the BullMQ consumers (default: RUN_WORKER_IN_WEB). */
   worker?: boolean;
+  /**
+   * Embedded mode (DATABASE_URL or REDIS_URL unset, development/test; started by the entry point):
+   * no Redis client when REDIS_URL is unset (each Redis role then runs in memory), and the jobs run
+   * in this process from the outbox instead of on BullMQ.
+   */
+  embedded?: EmbeddedRuntime;
 }
 
 /**
@@ -27,7 +35,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        CoreModule,
+        CoreModule.forRoot({ redis: !options.embedded?.mode.redis }),
         MetricsApiModule,
         RateLimitModule,
         AuthenticationModule,
@@ -35,7 +43,7 @@ export class AppModule {
         SessionApiModule,
         AuthModule,
         HealthModule,
-        ...(worker ? [WorkerModule] : []),
+        ...(options.embedded ? [EmbeddedModule.forRoot(options.embedded)] : worker ? [WorkerModule] : []),
       ],
     };
   }

@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { type DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { AppCacheModule } from './cache/app-cache.module.js';
 import { EventsModule } from './common/events/events.module.js';
@@ -15,23 +15,37 @@ import { DatabaseModule } from './database/database.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { RedisModule } from './redis/redis.module.js';
 
+export interface CoreModuleOptions {
+  /**
+   * Load the shared Redis client (default true). False in embedded mode without REDIS_URL: there is
+   * then no RedisService to inject, and each Redis role (revocation records, caches, rate limits)
+   * runs in this process's memory instead.
+   */
+  redis?: boolean;
+}
+
 /**
  * What every process of the service shares, whichever root loads it (API, worker, CLI commands):
  * configuration, PostgreSQL, Redis, metrics, the caches, and the in-process domain events.
  */
-@Module({
-  imports: [
-    // Configuration comes from the environment only (no .env file is read); each area validates itself.
-    ConfigModule.forRoot({
-      isGlobal: true,
-      ignoreEnvFile: true,
-      load: [appConfig, authConfig, databaseConfig, redisConfig, rateLimitConfig, jobsConfig, mailConfig, passwordConfig, metricsConfig],
-    }),
-    DatabaseModule,
-    RedisModule,
-    MetricsModule,
-    AppCacheModule,
-    EventsModule,
-  ],
-})
-export class CoreModule {}
+@Module({})
+export class CoreModule {
+  static forRoot(options: CoreModuleOptions = {}): DynamicModule {
+    return {
+      module: CoreModule,
+      imports: [
+        // Configuration comes from the environment only (no .env file is read); each area validates itself.
+        ConfigModule.forRoot({
+          isGlobal: true,
+          ignoreEnvFile: true,
+          load: [appConfig, authConfig, databaseConfig, redisConfig, rateLimitConfig, jobsConfig, mailConfig, passwordConfig, metricsConfig],
+        }),
+        DatabaseModule,
+        ...(options.redis === false ? [] : [RedisModule]),
+        MetricsModule,
+        AppCacheModule,
+        EventsModule,
+      ],
+    };
+  }
+}

@@ -7,17 +7,21 @@ import { configureApp, createFastifyAdapter } from './app.setup.js';
 import { exitGracefullyOnSignals } from './common/lifecycle/graceful-shutdown.js';
 import { createAppLogger } from './common/logging/app-logger.js';
 import { appConfig } from './config/app.config.js';
+import { EmbeddedRuntime } from './embedded/embedded-runtime.js';
 
 async function bootstrap(): Promise<void> {
   const config = appConfig();
   const logger = createAppLogger(config);
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(), createFastifyAdapter(config, logger.pino), {
+  // DATABASE_URL or REDIS_URL unset (development/test only): start what runs in this process first.
+  const embedded = await EmbeddedRuntime.start(process.env, (line) => logger.nest.log(line, 'Embedded'));
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot({ embedded }), createFastifyAdapter(config, logger.pino), {
     logger: logger.nest,
   });
   configureApp(app, config);
   exitGracefullyOnSignals(app, config.shutdownGraceMs, 'web');
   await app.listen(config.port, config.host);
   Logger.log(`listening on ${config.host}:${config.port}`, 'Bootstrap');
+  if (embedded) Logger.log(embedded.describe(), 'Embedded');
 }
 
 bootstrap().catch((error: Error) => {

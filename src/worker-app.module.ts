@@ -4,6 +4,6 @@ import { WorkerModule } from './jobs/worker.module.js';
 
 /** The worker root (`dist/worker.js`): the BullMQ consumers on the shared core; no controllers, no HTTP. */
 @Module({
-  imports: [CoreModule, WorkerModule],
+  imports: [CoreModule.forRoot(), WorkerModule],
 })
 export class WorkerAppModule {}

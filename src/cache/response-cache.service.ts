@@ -1,9 +1,10 @@
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit, Optional } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { PATH_METADATA } from '@nestjs/common/constants.js';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import type { ExecutionContext } from '@nestjs/common';
 import type { ReadAlong } from '../common/auth/read-along.js';
+import { ExpiringMap } from '../common/memory/expiring-map.js';
 import { appConfig } from '../config/app.config.js';
 import { RedisService } from '../redis/redis.service.js';
 
@@ -47,21 +48,27 @@ export class ResponsePrefetch implements ReadAlong {
  * The per-user response cache, whole: which routes use it (the registry of `@CachePerUser()`
  * handlers, found at boot), their keys, the values (the response body as plain JSON, written and
  * read with the shared Redis client — no cache-manager envelope), and dropping a user's entries.
- * Every Redis failure is a miss, never an error.
+ * Every Redis failure is a miss, never an error. In embedded mode without REDIS_URL the entries are
+ * kept in this process's memory instead (one instance), with the same keys and TTL.
  */
 @Injectable()
 export class ResponseCache implements OnModuleInit {
   private readonly logger = new Logger(ResponseCache.name);
   /** @CachePerUser() handler → its route path. */
   private readonly routes = new Map<unknown, string>();
+  /** The entries when there is no Redis (embedded mode), else undefined. */
+  private readonly memory: ExpiringMap | undefined;
 
   constructor(
-    private readonly redis: RedisService,
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
     private readonly reflector: Reflector,
     @Inject(appConfig.KEY) private readonly app: ConfigType<typeof appConfig>,
-  ) {}
+    // Absent in embedded mode without REDIS_URL (CoreModule loads no Redis client).
+    @Optional() private readonly redis?: RedisService,
+  ) {
+    this.memory = redis ? undefined : new ExpiringMap();
+  }
 
   /** Builds the registry from the loaded controllers (a process without controllers, the worker, has none). */
   onModuleInit(): void {
@@ -102,8 +109,9 @@ export class ResponseCache implements OnModuleInit {
 
   /** The raw entry (null: none), or undefined when Redis did not answer. */
   async read(userId: number, route: string): Promise<string | null | undefined> {
+    if (this.memory) return this.memory.get(responseCacheKey(userId, route));
     try {
-      return await this.redis.client.get(responseCacheKey(userId, route));
+      return await this.redis!.client.get(responseCacheKey(userId, route));
     } catch {
       return undefined;
     }
@@ -120,8 +128,9 @@ export class ResponseCache implements OnModuleInit {
   }
 
   async write(userId: number, route: string, body: unknown): Promise<void> {
+    if (this.memory) return this.memory.set(responseCacheKey(userId, route), JSON.stringify(body), this.app.responseCacheTtlSeconds);
     try {
-      await this.redis.client.set(responseCacheKey(userId, route), JSON.stringify(body), 'EX', this.app.responseCacheTtlSeconds);
+      await this.redis!.client.set(responseCacheKey(userId, route), JSON.stringify(body), 'EX', this.app.responseCacheTtlSeconds);
     } catch (error) {
       // A cache write that fails is only a miss next time.
       this.logger.warn(`response cache write failed: ${(error as Error).message}`);
@@ -135,6 +144,7 @@ export class ResponseCache implements OnModuleInit {
   async invalidateUser(userId: number): Promise<void> {
     const keys = this.cachedRoutes.map((route) => responseCacheKey(userId, route));
     if (keys.length === 0) return;
-    await this.redis.client.del(...keys).catch(() => 0);
+    if (this.memory) return this.memory.delete(...keys);
+    await this.redis!.client.del(...keys).catch(() => 0);
   }
 }

@@ -11,7 +11,7 @@ import { JobsModule } from '../jobs/jobs.module.js';
  * `npm run jobs:failed` lists the jobs that used up their attempts; `npm run jobs:failed -- --retry`
  * puts them back in their queue (after fixing the cause, e.g. setting SMTP_URL).
  */
-@Module({ imports: [CoreModule, JobsModule] })
+@Module({ imports: [CoreModule.forRoot(), JobsModule] })
 class FailedJobsCommand {}
 
 async function main(): Promise<void> {

@@ -5,7 +5,7 @@ import { CoreModule } from '../core.module.js';
 import { SessionModule } from '../session/session.module.js';
 import { SessionsService } from '../session/sessions.service.js';
 
-@Module({ imports: [CoreModule, SessionModule] })
+@Module({ imports: [CoreModule.forRoot(), SessionModule] })
 class FlushExpiredTokensCommand {}
 
 /** `npm run tokens:flush`: Django's flushexpiredtokens — deletes expired sessions and blacklist rows. */

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { type DatabaseConfig, databaseConfig, pgSsl } from '../config/database.config.js';
 import { buildDataSourceOptions } from '../database/data-source-options.js';
+import { isUnset } from '../embedded/embedded-mode.js';
 
 /** Any constant: serialises concurrent migration runs (two release phases, or a release and a test). */
 const MIGRATION_LOCK_ID = 7_314_159;
@@ -61,7 +62,18 @@ export async function runMigrations(options: DataSourceOptions, log: (line: stri
 }
 
 const isEntryPoint = import.meta.url === `file://${process.argv[1]}`;
-if (isEntryPoint) {
+let embedded = false;
+try {
+  embedded = isEntryPoint && isUnset(process.env, 'DATABASE_URL');
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(1);
+}
+if (embedded) {
+  // DATABASE_URL unset (development/test; production refuses, naming it): the database is embedded
+  // and migrated when the service starts, since only that process may open its folder.
+  console.log('DATABASE_URL is unset: embedded PostgreSQL, migrated when the service starts');
+} else if (isEntryPoint) {
   const config = databaseConfig();
   ensureDatabaseExists(config)
     .then(() => runMigrations(buildDataSourceOptions(config, { applicationName: 'auth-migrations' })))

@@ -1,7 +1,8 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { ExpiringMap } from '../common/memory/expiring-map.js';
 import { databaseConfig } from '../config/database.config.js';
 import { RedisKeys } from '../redis/redis-keys.js';
 import { RedisService } from '../redis/redis.service.js';
@@ -26,17 +27,23 @@ export interface ReplicaReadOptions<Row> {
  * verification) calls `wrote(scope)` after its commit; that records the primary's WAL position in
  * Redis for DATABASE_READ_YOUR_WRITES_SECONDS, and reads of the scope then ask the replica whether
  * it has replayed that far. So a lagging replica cannot refill a cache with the row as it was.
+ * Without Redis (embedded mode, REDIS_URL unset: one instance) the positions are kept in memory.
  */
 @Injectable()
 export class ReplicaReader {
   private readonly logger = new Logger(ReplicaReader.name);
+  /** The last writes when there is no Redis (embedded mode), else undefined. */
+  private readonly memory: ExpiringMap | undefined;
 
   constructor(
     private readonly replicas: ReplicaPools,
-    private readonly redis: RedisService,
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(databaseConfig.KEY) private readonly config: ConfigType<typeof databaseConfig>,
-  ) {}
+    // Absent in embedded mode without REDIS_URL (CoreModule loads no Redis client).
+    @Optional() private readonly redis?: RedisService,
+  ) {
+    this.memory = redis ? undefined : new ExpiringMap();
+  }
 
   get hasReplicas(): boolean {
     return this.replicas.count > 0;
@@ -75,14 +82,16 @@ export class ReplicaReader {
     if (!this.hasReplicas) return;
     try {
       const [{ lsn }]: Array<{ lsn: string }> = await this.dataSource.query('SELECT pg_current_wal_lsn()::text AS lsn');
-      await this.redis.client.set(RedisKeys.lastWrite(scope), lsn, 'EX', this.config.readYourWritesSeconds);
+      if (this.memory) this.memory.set(RedisKeys.lastWrite(scope), lsn, this.config.readYourWritesSeconds);
+      else await this.redis!.client.set(RedisKeys.lastWrite(scope), lsn, 'EX', this.config.readYourWritesSeconds);
     } catch (error) {
       this.logger.warn(`could not record a write for read-your-writes: ${(error as Error).message}`);
     }
   }
 
   private async lastWrite(scope: string): Promise<string | null> {
-    return this.redis.client.get(RedisKeys.lastWrite(scope)).catch(() => null);
+    if (this.memory) return this.memory.get(RedisKeys.lastWrite(scope));
+    return this.redis!.client.get(RedisKeys.lastWrite(scope)).catch(() => null);
   }
 }
 

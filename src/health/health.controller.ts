@@ -1,4 +1,4 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Optional } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { withTimeout } from '../common/async/with-timeout.js';
@@ -22,8 +22,9 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
-    private readonly redis: RedisService,
     private readonly database: DatabaseHealth,
+    // Absent in embedded mode without REDIS_URL: the Redis roles run in this process, nothing to probe.
+    @Optional() private readonly redis?: RedisService,
   ) {}
 
   @Get('live/')
@@ -44,7 +45,7 @@ export class HealthController {
     return this.health.check([
       () => this.indicators.check('database_primary').attempt(async () => void (await this.database.pingPrimary())).withTimeout(CHECK_TIMEOUT_MS),
       ...replicas.map((index) => () => this.optional(`database_replica_${index}`, () => this.database.pingReplica(index))),
-      () => this.optional('redis', () => this.redis.client.ping()),
+      ...(this.redis ? [() => this.optional('redis', () => this.redis!.client.ping())] : []),
     ]);
   }
 

@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit, Optional } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Queue } from 'bullmq';
@@ -26,10 +26,11 @@ export class JobsMetrics implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     private readonly metrics: Metrics,
-    private readonly redis: RedisService,
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(jobsConfig.KEY) private readonly jobs: ConfigType<typeof jobsConfig>,
     @Inject(redisConfig.KEY) private readonly redisSettings: ConfigType<typeof redisConfig>,
+    // Absent in embedded mode without REDIS_URL: there are no BullMQ queues to count (jobs run in process).
+    @Optional() private readonly redis?: RedisService,
   ) {}
 
   onModuleInit(): void {
@@ -45,6 +46,7 @@ export class JobsMetrics implements OnModuleInit, OnModuleDestroy {
         return [{ value: Number(rows[0].pending) }];
       },
     });
+    if (!this.redis) return;
     this.metrics.gauge({
       name: 'auth_queue_jobs',
       help: 'BullMQ jobs by queue and state (failed: attempts used up, see npm run jobs:failed)',
@@ -62,7 +64,7 @@ export class JobsMetrics implements OnModuleInit, OnModuleDestroy {
 
   private handles(): Queue[] {
     if (!this.queues) {
-      const connection = this.redis.createConnection('metrics');
+      const connection = this.redis!.createConnection('metrics');
       const prefix = `${this.redisSettings.keyPrefix}${this.jobs.prefix}`;
       this.queues = QUEUES.map((name) => {
         const queue = new Queue(name, { connection, prefix });

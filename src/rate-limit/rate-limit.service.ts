@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { throttled } from '../common/http/drf-errors.js';
@@ -45,12 +45,14 @@ export class RateLimitService {
   private readonly mailPerAddress = new Map<MailKind, RateLimiterAbstract>();
 
   constructor(
-    redis: RedisService,
     @Inject(rateLimitConfig.KEY) private readonly config: ConfigType<typeof rateLimitConfig>,
     private readonly metrics: Metrics,
+    // Embedded-mode hook: without REDIS_URL (development/test) there is no RedisService and every
+    // budget is rate-limiter-flexible's memory limiter, in this process only (src/embedded/).
+    @Optional() redis?: RedisService,
   ) {
     const limiter = (keyPrefix: string, points: number, duration: number) =>
-      new RateLimiterRedis({
+      !redis ? new RateLimiterMemory({ keyPrefix, points, duration }) : new RateLimiterRedis({
         storeClient: redis.client,
         keyPrefix,
         points,

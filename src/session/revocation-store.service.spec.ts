@@ -4,6 +4,7 @@ import type { RedisService } from '../redis/redis.service.js';
 import { DisabledMetrics } from '../metrics/metrics.js';
 import type { UsersService } from '../users/users.service.js';
 import type { SessionRepository } from './persistence/session.repository.js';
+import { RedisRevocationRecords } from './redis-revocation-records.js';
 import { RevocationStore } from './revocation-store.service.js';
 
 /**
@@ -16,7 +17,13 @@ function setup() {
   const authPutUserState = jest.fn<(key: string, value: string, version: number, ttl: number) => Promise<number>>().mockResolvedValue(1);
   const authPutSession = jest.fn<(key: string, value: string, state: string, ttl: number) => Promise<number>>().mockResolvedValue(1);
   const redis = { client: { defineCommand, authPutUserState, authPutSession } } as unknown as RedisService;
-  const store = new RevocationStore(redis, {} as UsersService, {} as SessionRepository, readAuthConfig({ NODE_ENV: 'test' }), new DisabledMetrics());
+  const store = new RevocationStore(
+    new RedisRevocationRecords(redis),
+    {} as UsersService,
+    {} as SessionRepository,
+    readAuthConfig({ NODE_ENV: 'test' }),
+    new DisabledMetrics(),
+  );
   return { store, defineCommand, authPutUserState, authPutSession };
 }
 

@@ -3,12 +3,11 @@ import type { ConfigType } from '@nestjs/config';
 import { epochSeconds, nowSeconds } from '../common/time.js';
 import { authConfig } from '../config/auth.config.js';
 import { Metrics } from '../metrics/metrics.js';
-import type { ChainableCommander } from 'ioredis';
 import { RedisKeys } from '../redis/redis-keys.js';
-import { type RedisClient, RedisService } from '../redis/redis.service.js';
 import type { UserAuthState } from '../users/user.entity.js';
 import { UsersService } from '../users/users.service.js';
 import { SessionRepository, type SessionSnapshot } from './persistence/session.repository.js';
+import { RevocationRecords } from './revocation-records.js';
 
 /** Redis mirror of a session row. Short field names: this is read on every authenticated request. */
 export interface SessionRecord {
@@ -48,46 +47,6 @@ export type { SessionSnapshot };
 /** What a user state record is made of. */
 export type UserSnapshot = UserAuthState;
 
-
-/**
- * Compare-and-set writes of the records, as Lua scripts (one atomic step in Redis; each touches one
- * key, so they run on Redis Cluster too). A user state record is not replaced by one of a lower
- * auth version; a session record that says revoked is not set back to active. So a request that
- * read its data before a credential change cannot, by writing late, undo what the change wrote.
- * Both answer 1 when they wrote, 0 when the record in place won.
- */
-const PUT_USER_STATE_LUA = `
-local current = redis.call('GET', KEYS[1])
-if current then
-  local ok, record = pcall(cjson.decode, current)
-  if ok and type(record) == 'table' and type(record.n) == 'number' and record.n > tonumber(ARGV[2]) then
-    return 0
-  end
-end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
-return 1`;
-
-const PUT_SESSION_LUA = `
-if ARGV[2] == 'active' then
-  local current = redis.call('GET', KEYS[1])
-  if current then
-    local ok, record = pcall(cjson.decode, current)
-    if ok and type(record) == 'table' and record.s == 'revoked' then
-      return 0
-    end
-  end
-end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
-return 1`;
-
-/** The scripts as ioredis commands (defineCommand), on the client and in pipelines. */
-interface RecordCommands<Result> {
-  authPutUserState(key: string, record: string, version: number, ttlSeconds: number): Result;
-  authPutSession(key: string, record: string, state: SessionRecord['s'], ttlSeconds: number): Result;
-}
-type RecordClient = RedisClient & RecordCommands<Promise<number>>;
-type RecordPipeline = ChainableCommander & RecordCommands<ChainableCommander>;
-
 const RECONCILE_INTERVAL_MS = 1000;
 const RECONCILE_MAX_SESSIONS = 1000;
 
@@ -121,7 +80,7 @@ function userStateOf(user: UserSnapshot): UserStateRecord {
  * So a FLUSHALL or an empty restart cannot resurrect a revoked token, and a Redis outage turns into
  * PostgreSQL reads rather than errors.
  *
- * Writes are compare-and-sets (Lua): a user state record never gives way to one of a lower auth
+ * Writes are compare-and-sets (Lua in Redis, the same rules in memory: see RevocationRecords): a user state record never gives way to one of a lower auth
  * version, and a revoked session record never to an active one. A request that read the user or its
  * session before a credential change and writes after it cannot put the old state back.
  *
@@ -136,19 +95,15 @@ export class RevocationStore implements OnModuleDestroy {
   private readonly logger = new Logger(RevocationStore.name);
   private readonly unsynced = new Set<number>();
   private reconcileTimer: NodeJS.Timeout | undefined;
-  private readonly records: RecordClient;
 
   constructor(
-    private readonly redis: RedisService,
+    /** Redis, or this process's memory in embedded mode (see SessionModule). */
+    private readonly records: RevocationRecords,
     private readonly users: UsersService,
     private readonly sessions: SessionRepository,
     @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
     private readonly metrics: Metrics,
-  ) {
-    redis.client.defineCommand('authPutUserState', { numberOfKeys: 1, lua: PUT_USER_STATE_LUA });
-    redis.client.defineCommand('authPutSession', { numberOfKeys: 1, lua: PUT_SESSION_LUA });
-    this.records = redis.client as RecordClient;
-  }
+  ) {}
 
   /** One Redis round trip while Redis is healthy and holds fresh records; PostgreSQL otherwise. */
   async check(userId: number, sessionId: string | null, issuedAt: number): Promise<RevocationVerdict> {
@@ -158,7 +113,8 @@ export class RevocationStore implements OnModuleDestroy {
   /**
    * The check, plus `alsoRead`: more keys of the same user read in the same MGET (e.g. the user's
    * response-cache entry). They must carry the `{<user id>}` hash tag, so the MGET stays on one
-   * Redis Cluster slot. `also` holds their values in order, or is undefined when Redis did not answer.
+   * Redis Cluster slot. `also` holds their values in order, or is undefined when Redis did not answer
+   * or in embedded mode without Redis (the records are in memory, the caches elsewhere: ask them).
    */
   async checkAndRead(
     userId: number,
@@ -170,17 +126,15 @@ export class RevocationStore implements OnModuleDestroy {
       this.metrics.redisFallback();
       return { verdict: await this.checkInDatabase(userId, sessionId, issuedAt, false) };
     }
-    const own = sessionId ? 2 : 1;
+    const keys = sessionId ? [RedisKeys.userState(userId), RedisKeys.session(userId, sessionId)] : [RedisKeys.userState(userId)];
     let values: Array<string | null> | undefined;
+    let also: Array<string | null> | undefined;
     try {
-      values = sessionId
-        ? await this.redis.client.mget(RedisKeys.userState(userId), RedisKeys.session(userId, sessionId), ...alsoRead)
-        : await this.redis.client.mget(RedisKeys.userState(userId), ...alsoRead);
+      ({ records: values, also } = await this.records.read(keys, alsoRead));
     } catch {
       values = undefined;
       this.metrics.redisFallback();
     }
-    const also = values && alsoRead.length > 0 ? values.slice(own) : undefined;
     const userValue = values?.[0];
     const sessionValue = sessionId ? values?.[1] : undefined;
     if (userValue && (!sessionId || sessionValue)) {
@@ -253,7 +207,7 @@ export class RevocationStore implements OnModuleDestroy {
   /** Returns false when Redis did not take the write (not when a newer record in place won). */
   private async writeSession(userId: number, sessionId: string, record: SessionRecord): Promise<boolean> {
     try {
-      await this.records.authPutSession(RedisKeys.session(userId, sessionId), JSON.stringify(record), record.s, this.ttlFor(record.e));
+      await this.records.putSession({ key: RedisKeys.session(userId, sessionId), value: JSON.stringify(record), state: record.s, ttlSeconds: this.ttlFor(record.e) });
       return true;
     } catch (error) {
       this.markUnsynced(userId, error as Error);
@@ -263,7 +217,7 @@ export class RevocationStore implements OnModuleDestroy {
 
   private async writeUserState(userId: number, record: UserStateRecord): Promise<boolean> {
     try {
-      await this.records.authPutUserState(RedisKeys.userState(userId), JSON.stringify(record), record.n, this.userStateTtl);
+      await this.records.putUserState(RedisKeys.userState(userId), JSON.stringify(record), record.n, this.userStateTtl);
       return true;
     } catch (error) {
       this.markUnsynced(userId, error as Error);
@@ -302,21 +256,15 @@ export class RevocationStore implements OnModuleDestroy {
   private async rewriteFromDatabase(userId: number): Promise<void> {
     const user = await this.users.findAuthState(userId);
     const sessions = await this.sessions.findRecentSnapshots(userId, this.auth.accessTokenLifetimeSeconds, RECONCILE_MAX_SESSIONS);
-    // One user's keys share a hash tag, so this pipeline stays on one Redis Cluster node.
-    const pipeline = this.redis.client.pipeline() as RecordPipeline;
-    if (user) {
-      const record = userStateOf(user);
-      pipeline.authPutUserState(RedisKeys.userState(userId), JSON.stringify(record), record.n, this.userStateTtl);
-    } else {
-      pipeline.del(RedisKeys.userState(userId));
-    }
-    for (const session of sessions) {
-      const record = sessionRecordOf(session);
-      pipeline.authPutSession(RedisKeys.session(userId, session.id), JSON.stringify(record), record.s, this.ttlFor(record.e));
-    }
-    const results = (await pipeline.exec()) ?? [];
-    const failed = results.find(([error]) => error);
-    if (failed) throw failed[0];
+    const state = user ? userStateOf(user) : null;
+    await this.records.rewriteUser(
+      RedisKeys.userState(userId),
+      state ? { value: JSON.stringify(state), version: state.n, ttlSeconds: this.userStateTtl } : null,
+      sessions.map((session) => {
+        const record = sessionRecordOf(session);
+        return { key: RedisKeys.session(userId, session.id), value: JSON.stringify(record), state: record.s, ttlSeconds: this.ttlFor(record.e) };
+      }),
+    );
   }
 
   onModuleDestroy(): void {

@@ -18,7 +18,12 @@ export interface ServiceProcess {
  * Runs a compiled entry point (`dist/main.js`, `dist/worker.js`) as its own process — another dyno —
  * with the run's environment plus `env`. `npm test` builds dist/ before the e2e suites.
  */
-export async function startServiceProcess(entry: 'main' | 'worker', env: Record<string, string> = {}): Promise<ServiceProcess> {
+export async function startServiceProcess(
+  entry: 'main' | 'worker',
+  env: Record<string, string> = {},
+  /** How long dist/main.js may take to become live (embedded mode's first start runs initdb). */
+  liveTimeoutMs = 20_000,
+): Promise<ServiceProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, [join(ROOT, 'dist', `${entry}.js`)], {
     cwd: ROOT,
@@ -43,7 +48,7 @@ export async function startServiceProcess(entry: 'main' | 'worker', env: Record<
     },
   };
   if (entry === 'main') {
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + liveTimeoutMs;
     while (Date.now() < deadline) {
       if (child.exitCode !== null) throw new Error(`dist/main.js exited early:\n${output}`);
       try {

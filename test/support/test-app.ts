@@ -5,6 +5,8 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from '../../src/app.module.js';
 import { configureApp, createFastifyAdapter } from '../../src/app.setup.js';
 import { readAppConfig } from '../../src/config/app.config.js';
+import { EmbeddedRuntime } from '../../src/embedded/embedded-runtime.js';
+import { typescriptMigrations } from './migrations.js';
 
 export interface TestApp {
   app: INestApplication;
@@ -48,11 +50,18 @@ export async function startApp(
   } = {},
 ): Promise<TestApp> {
   const customize = options.customize ?? ((builder: TestingModuleBuilder) => builder);
-  const saved = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
+  // The embedded run (npm run test:e2e:embedded) starts PGlite per app, which points DATABASE_URL at it: restored after.
+  const embeddedRun = process.env.E2E_EMBEDDED === 'true';
+  const touched = [...Object.keys(env), ...(embeddedRun ? ['DATABASE_URL', 'DATABASE_POOL_SIZE'] : [])];
+  const saved = Object.fromEntries(touched.map((key) => [key, process.env[key]]));
   Object.assign(process.env, env);
   let app: INestApplication | undefined;
+  let embedded: EmbeddedRuntime | undefined;
   try {
-    const moduleRef = await customize(Test.createTestingModule({ imports: [AppModule.forRoot({ worker: options.worker ?? false }), ...(options.imports ?? [])] })).compile();
+    embedded = embeddedRun ? await EmbeddedRuntime.start(process.env, () => undefined, await typescriptMigrations()) : undefined;
+    const moduleRef = await customize(
+      Test.createTestingModule({ imports: [AppModule.forRoot({ worker: options.worker ?? false, embedded }), ...(options.imports ?? [])] }),
+    ).compile();
     const config = readAppConfig(process.env);
     const logger = new RecordingLogger();
     app = moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(config), { logger });
@@ -60,7 +69,7 @@ export async function startApp(
     try {
       await app.listen(0, '127.0.0.1');
     } catch (error) {
-      // Close what the failed start opened (pools, Redis), or Jest cannot exit.
+      // Close what the failed start opened (pools, Redis, the embedded database), or Jest cannot exit.
       await app.close().catch(() => undefined);
       throw error;
     }
@@ -72,6 +81,9 @@ export async function startApp(
       logs: logger.lines,
       close: () => started.close(),
     };
+  } catch (error) {
+    if (!app) await embedded?.close().catch(() => undefined);
+    throw error;
   } finally {
     for (const [key, value] of Object.entries(saved)) {
       if (value === undefined) delete process.env[key];
