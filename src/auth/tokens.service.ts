@@ -25,6 +25,8 @@ export interface IssuedAccess {
 }
 
 const JTI_PATTERN = /^[0-9a-f]{32}$/;
+/** A user id written as a string (simplejwt writes `str(pk)` when the pk is not an int). */
+const STRING_USER_ID = /^[1-9]\d{0,9}$/;
 const SID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
@@ -44,6 +46,24 @@ export class TokensService {
 
   get algorithm() {
     return this.config.algorithm;
+  }
+
+  /** LEGACY_TOKENS: whether tokens of the Django system (no `sid`) are honoured. */
+  get legacyTokens(): boolean {
+    return this.config.legacyTokens;
+  }
+
+  /**
+   * The claims of a token whose signature and expiry were verified, if this service accepts them:
+   * the expected shape, and for a token of the Django system (no `sid`) only while LEGACY_TOKENS is
+   * on — with `user_id` as an integer or as a string of one. Null otherwise.
+   */
+  accept(claims: Record<string, unknown>): TokenClaims | null {
+    const legacy = claims.sid === undefined;
+    if (legacy && !this.config.legacyTokens) return null;
+    const userId = claims.user_id;
+    const normalized = legacy && typeof userId === 'string' && STRING_USER_ID.test(userId) ? { ...claims, user_id: Number(userId) } : claims;
+    return TokensService.hasValidShape(normalized) ? normalized : null;
   }
 
   private sign(claims: TokenClaims): string {
@@ -81,16 +101,17 @@ export class TokensService {
    * Throws simplejwt's token_not_valid errors. `expected` checks token_type.
    */
   verify(token: string, expected?: TokenType): TokenClaims {
-    let claims: TokenClaims;
+    let verified: Record<string, unknown>;
     try {
-      claims = this.jwt.verify<TokenClaims>(token, {
+      verified = this.jwt.verify<Record<string, unknown>>(token, {
         secret: this.key as unknown as string,
         algorithms: [this.config.algorithm],
       });
     } catch {
       throw tokenNotValid();
     }
-    if (!TokensService.hasValidShape(claims)) throw tokenNotValid();
+    const claims = this.accept(verified);
+    if (!claims) throw tokenNotValid();
     if (expected && claims.token_type !== expected) throw tokenNotValid('Token has wrong type');
     return claims;
   }

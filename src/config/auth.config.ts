@@ -1,5 +1,5 @@
 import { registerAs } from '@nestjs/config';
-import { ConfigError, type Env, envEnum, envInt, envOptionalString, isProduction } from './env.js';
+import { ConfigError, type Env, envBool, envEnum, envInt, envOptionalString, isProduction } from './env.js';
 
 export const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
 export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
@@ -35,6 +35,12 @@ export function readAuthConfig(env: Env) {
      * another instance could serve a stale record when Redis took reads but lost a write.
      */
     revocationRecheckSeconds: envInt(env, 'REVOCATION_RECHECK_SECONDS', 60, { min: 1, max: 3600 }),
+    /**
+     * Honour tokens the Django system issued (no `sid` claim; signed with its SECRET_KEY as
+     * JWT_SIGNING_KEY) until they expire, and let their refresh open a session here. On by default so
+     * a cutover logs no one out; switch it off once the last Django-issued refresh token has expired.
+     */
+    legacyTokens: envBool(env, 'LEGACY_TOKENS', true),
   };
 }
 

@@ -16,7 +16,7 @@ import { type TokenClaims, TokensService } from '../tokens.service.js';
 @Injectable()
 export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   constructor(
-    tokens: TokensService,
+    private readonly tokens: TokensService,
     private readonly revocation: RevocationStore,
   ) {
     super({
@@ -28,8 +28,11 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     });
   }
 
-  async validate(request: ResponsePrefetch, claims: TokenClaims): Promise<AuthenticatedUser> {
-    if (!TokensService.hasValidShape(claims)) {
+  async validate(request: ResponsePrefetch, verified: Record<string, unknown>): Promise<AuthenticatedUser> {
+    // A Django-issued token (no sid) while LEGACY_TOKENS=false: as if its signature were wrong.
+    if (verified.sid === undefined && !this.tokens.legacyTokens) throw bearerTokenNotValid();
+    const claims: TokenClaims | null = this.tokens.accept(verified);
+    if (!claims) {
       throw authenticationFailed('Token contained no recognizable user identification', 'token_not_valid');
     }
     if (claims.token_type !== 'access') throw bearerTokenNotValid('Token has wrong type');
