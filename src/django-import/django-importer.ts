@@ -118,9 +118,10 @@ export class DjangoImporter {
     // New registrations must never take an id Django has: move the sequence past Django's ids first.
     let maxDjangoId = 0;
     for (const id of plan.desired.keys()) if (id > maxDjangoId) maxDjangoId = id;
+    // (Sequences are not transactional: a run that then fails leaves only a gap in the ids.)
     const [{ after }] = await runner.query(
-      `SELECT setval(pg_get_serial_sequence('users', 'id'),
-                     GREATEST($1::int, (SELECT COALESCE(max(id), 0) FROM users), nextval(pg_get_serial_sequence('users', 'id')))) AS after`,
+      `SELECT setval(seq, GREATEST(1, $1::int, (SELECT COALESCE(max(id), 0) FROM users), pg_sequence_last_value(seq))) AS after
+         FROM (SELECT pg_get_serial_sequence('users', 'id')::regclass AS seq) AS s`,
       [maxDjangoId],
     );
     report.sequenceAfter = Number(after);
