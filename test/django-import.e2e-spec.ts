@@ -9,7 +9,6 @@ import type { DataSource } from 'typeorm';
 import { DjangoImporter, type ImportReport } from '../src/django-import/django-importer.js';
 import { RevocationStore } from '../src/session/revocation-store.service.js';
 import { UsersService } from '../src/users/users.service.js';
-import { ADMIN_DATABASE_URL, databaseUrlFor } from './setup/test-env.js';
 import { decodePayload } from './support/jwt-forge.js';
 import { HttpClient } from './support/http-client.js';
 import { startApp, type TestApp } from './support/test-app.js';
@@ -27,6 +26,12 @@ const SECRET_KEY = 'django-insecure-e2e-secret-key-for-the-import-0123456789';
 const suffix = `${Date.now().toString(36)}${process.pid.toString(36)}`;
 const DJANGO_DB = `django_src_${suffix}`;
 const TARGET_DB = `django_dst_${suffix}`;
+/** Another database on the run's server (DATABASE_URL is the run's own, see test/setup/global-setup.js). */
+function databaseUrlFor(name: string): string {
+  const url = new URL(process.env.DATABASE_URL!);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
 const djangoUrl = databaseUrlFor(DJANGO_DB);
 const targetUrl = databaseUrlFor(TARGET_DB);
 
@@ -77,7 +82,7 @@ describe('npm run import:django (fixtures made by Django)', () => {
   const login = (username: string, password: string) => api.post('/api/token/', { username, password });
 
   beforeAll(async () => {
-    admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
+    admin = new pg.Client({ connectionString: databaseUrlFor('postgres') });
     await admin.connect();
     await admin.query(`CREATE DATABASE ${DJANGO_DB}`);
     await admin.query(`CREATE DATABASE ${TARGET_DB}`);
