@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { RevocationStore } from '../session/revocation-store.service.js';
 import { loginKey } from '../users/login-identifier.js';
@@ -56,6 +57,8 @@ export interface ImportReport {
   liveDjangoRefreshTokens: number;
   /** The id sequence now starts after this id. */
   sequenceAfter: number | null;
+  /** Wall time of the run: Django snapshot, plan, writes and commit. */
+  durationMs: number;
 }
 
 /**
@@ -71,6 +74,13 @@ export class DjangoImporter {
   ) {}
 
   async run(fromUrl: string, options: ImportRunOptions): Promise<ImportReport> {
+    const started = performance.now();
+    const report = await this.runOnce(fromUrl, options);
+    report.durationMs = Math.round(performance.now() - started);
+    return report;
+  }
+
+  private async runOnce(fromUrl: string, options: ImportRunOptions): Promise<ImportReport> {
     const snapshot = await readDjangoSnapshot(fromUrl);
     const runner = this.dataSource.createQueryRunner('master');
     await runner.connect();
@@ -241,6 +251,7 @@ function emptyReport(snapshot: DjangoSnapshot, plan: ImportPlan, dryRun: boolean
     blacklist: { added: 0, alreadyHere: 0, expired: snapshot.expiredBlacklisted, unusable: 0, noBlacklistApp: !snapshot.hasBlacklistApp },
     liveDjangoRefreshTokens: snapshot.liveOutstanding,
     sequenceAfter: null,
+    durationMs: 0,
   };
 }
 

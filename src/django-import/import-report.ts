@@ -10,7 +10,7 @@ const LIST_LIMIT = 50;
 export function formatImportReport(report: ImportReport): string {
   const lines: string[] = [];
   const mode = report.dryRun ? 'DRY RUN (nothing written)' : report.wroteNothing ? 'STOPPED (nothing written)' : 'imported';
-  lines.push(`Django import: ${mode}`);
+  lines.push(`Django import: ${mode} in ${(report.durationMs / 1000).toFixed(1)} s`);
   lines.push(`  Django accounts in the snapshot: ${report.djangoUsers}`);
   lines.push(`  new accounts: ${report.inserted}`);
   const updated = report.updated;
