@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import pLimit from 'p-limit';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { RevocationStore } from '../session/revocation-store.service.js';
 import { loginKey } from '../users/login-identifier.js';
@@ -20,6 +21,8 @@ import {
 /** Rows per INSERT/UPDATE statement (arrays through unnest). */
 const BATCH = 5000;
 const JTI_PATTERN = /^[0-9a-f]{32}$/;
+/** Accounts whose caches and Redis state are refreshed at once after the commit. */
+const AFTER_COMMIT_CONCURRENCY = 16;
 
 export interface ImportRunOptions extends ImportOptions {
   dryRun: boolean;
@@ -199,6 +202,10 @@ export class DjangoImporter {
     // A refresh token Django revoked stays revoked: its jti joins this service's blacklist.
     for (let start = 0; start < blacklisted.length; start += BATCH) {
       const batch = blacklisted.slice(start, start + BATCH);
+      const [{ present }] = await runner.query('SELECT count(*)::int AS present FROM blacklisted_tokens WHERE jti = ANY($1::text[])', [
+        batch.map((t) => t.jti),
+      ]);
+      report.blacklist.alreadyHere += present;
       const added: unknown[] = await runner.query(
         `INSERT INTO blacklisted_tokens (jti, user_id, expires_at, blacklisted_at)
          SELECT t.jti, t.user_id, t.expires_at, t.blacklisted_at
@@ -209,18 +216,24 @@ export class DjangoImporter {
         [batch.map((t) => t.jti), batch.map((t) => t.userId), batch.map((t) => t.expiresAt), batch.map((t) => t.blacklistedAt)],
       );
       report.blacklist.added += added.length;
+      // Neither added nor already here: the account is gone here (deleted after an earlier import).
+      report.blacklist.unusable += batch.length - present - added.length;
     }
-    report.blacklist.alreadyHere = blacklisted.length - report.blacklist.added;
     report.skipped = plan.skipped;
     return changed;
   }
 
   /** Caches and the Redis mirror follow the committed changes (a missing Redis record is safe: it sends the check to PostgreSQL). */
   private async afterCommit(changed: ChangedUsers): Promise<void> {
-    for (const [id, state] of changed.authState) {
-      await this.users.invalidate(state, changed.previous.get(id));
-      await this.revocation.putUserState(id, state);
-    }
+    const limit = pLimit(AFTER_COMMIT_CONCURRENCY);
+    await Promise.all(
+      [...changed.authState].map(([id, state]) =>
+        limit(async () => {
+          await this.users.invalidate(state, changed.previous.get(id));
+          await this.revocation.putUserState(id, state);
+        }),
+      ),
+    );
   }
 }
 
@@ -262,9 +275,11 @@ async function readLocalState(runner: QueryRunner): Promise<LocalState> {
   const imported: Array<ImportedState & { id: number }> = await runner.query(
     `SELECT user_id AS id, username, email, password, is_active AS "isActive" FROM django_import_users`,
   );
+  const identifiers: Array<{ identifier: string; user_id: number }> = await runner.query('SELECT identifier, user_id FROM login_identifiers');
   return {
     users: new Map(users.map((user) => [user.id, user])),
     imported: new Map(imported.map(({ id, ...state }) => [id, state])),
+    identifiers: new Map(identifiers.map((row) => [row.identifier, row.user_id])),
   };
 }
 

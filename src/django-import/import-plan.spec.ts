@@ -17,7 +17,7 @@ function djangoUser(overrides: Partial<DjangoUser> = {}): DjangoUser {
     ...overrides,
   };
 }
-const emptyLocal = (): LocalState => ({ users: new Map(), imported: new Map() });
+const emptyLocal = (): LocalState => ({ users: new Map(), imported: new Map(), identifiers: new Map() });
 const off = { placeholderEmails: false };
 
 /** The service's state right after importing `users` (what a first run writes). */
@@ -72,6 +72,14 @@ describe('planImport: conflicts (each stops the run)', () => {
   it('an identifier that would reach two accounts (a username equal to another account\'s address)', () => {
     const plan = planImport([djangoUser({ username: 'Dave@Example.com' }), djangoUser({ email: 'dave@example.com' })], emptyLocal(), off);
     expect(plan.conflicts).toEqual([expect.objectContaining({ kind: 'identifier-two-accounts' })]);
+  });
+
+  it('a login_identifiers row held by another account counts, even when the columns do not show it', () => {
+    const local = emptyLocal();
+    hereOnly(local, { id: 902, username: 'gina', email: 'gina@here.test', password: 'x', isActive: true, lastLogin: null });
+    local.identifiers.set('gina-old@here.test', 902);
+    const plan = planImport([djangoUser({ email: 'Gina-Old@here.test' })], local, off);
+    expect(plan.conflicts).toEqual([expect.objectContaining({ kind: 'email-taken-here', userIds: [expect.any(Number), 902] })]);
   });
 
   it('an id that belongs here to an account that was not imported', () => {

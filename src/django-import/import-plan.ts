@@ -22,6 +22,11 @@ export interface ImportedState {
 export interface LocalState {
   users: Map<number, LocalUser>;
   imported: Map<number, ImportedState>;
+  /**
+   * login_identifiers rows (identifier → owner). Usually the users' own keys; but rows can also stand
+   * for what the columns do not show (an identifier kept by its first owner when old data collided).
+   */
+  identifiers: Map<string, number>;
 }
 
 export interface ImportOptions {
@@ -182,7 +187,7 @@ export function planImport(django: DjangoUser[], local: LocalState, options: Imp
   }
   for (const id of local.imported.keys()) if (local.users.has(id) && !djangoIds.has(id)) plan.goneFromDjango += 1;
 
-  findIdentifierConflicts(finalAccounts, plan);
+  findIdentifierConflicts(finalAccounts, local.identifiers, plan);
   return plan;
 }
 
@@ -238,6 +243,7 @@ function resolveEmails(django: DjangoUser[], options: ImportOptions, plan: Impor
  */
 function findIdentifierConflicts(
   accounts: Map<number, { username: string; email: string; fromDjango: boolean; changed: boolean }>,
+  identifiers: Map<string, number>,
   plan: ImportPlan,
 ): void {
   const owners = new Map<string, Array<{ id: number; kind: 'username' | 'email' }>>();
@@ -249,6 +255,15 @@ function findIdentifierConflicts(
       const list = owners.get(key);
       if (list) list.push({ id, kind });
       else owners.set(key, [{ id, kind }]);
+    }
+  }
+  // A row of login_identifiers owned by an account this run leaves as it is counts as a claim of that account.
+  for (const [key, list] of owners) {
+    const owner = identifiers.get(key);
+    const ownerAccount = owner === undefined ? undefined : accounts.get(owner);
+    if (owner !== undefined && !ownerAccount?.changed && !list.some((entry) => entry.id === owner)) {
+      list.push({ id: owner, kind: key.includes('@') ? 'email' : 'username' });
+      if (!ownerAccount) accounts.set(owner, { username: '', email: '', fromDjango: false, changed: false });
     }
   }
   const reported = new Set<string>();
