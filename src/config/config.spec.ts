@@ -201,6 +201,7 @@ describe('readAuthConfig', () => {
       refreshTokenLifetimeSeconds: 86_400,
       refreshReuseGraceSeconds: 10,
       revocationRecheckSeconds: 60,
+      legacyTokens: true,
     });
     expect(config.signingKey.length).toBeGreaterThanOrEqual(MIN_SIGNING_KEY_LENGTH);
   });
@@ -249,6 +250,7 @@ describe('readAuthConfig', () => {
     ['REFRESH_TOKEN_LIFETIME_SECONDS', { REFRESH_TOKEN_LIFETIME_SECONDS: '1d' }],
     ['REFRESH_REUSE_GRACE_SECONDS', { REFRESH_REUSE_GRACE_SECONDS: '-1' }],
     ['REVOCATION_RECHECK_SECONDS', { REVOCATION_RECHECK_SECONDS: '0' }],
+    ['LEGACY_TOKENS', { LEGACY_TOKENS: 'maybe' }],
   ])('refuses a bad %s', (variable, env) => {
     expectRefused(() => readAuthConfig({ NODE_ENV: 'test', ...env }), variable);
   });
