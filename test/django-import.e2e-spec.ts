@@ -34,6 +34,13 @@ function databaseUrlFor(name: string): string {
 }
 const djangoUrl = databaseUrlFor(DJANGO_DB);
 const targetUrl = databaseUrlFor(TARGET_DB);
+/**
+ * Its own Redis key prefix too (under the run's, so the run's teardown deletes it): the imported ids
+ * are the ids other suites' users have in the run's database, and a cached /api/me/ of one must never
+ * meet the other.
+ */
+const REDIS_KEY_PREFIX = `${process.env.REDIS_KEY_PREFIX}django-import:`;
+const APP_ENV = { DATABASE_URL: targetUrl, JWT_SIGNING_KEY: SECRET_KEY, REDIS_KEY_PREFIX };
 
 interface Fixtures {
   accounts: Array<{ id: number; username: string; password: string; hasher: string }>;
@@ -57,7 +64,7 @@ async function django<T = { id: number }>(command: string, argument?: unknown): 
 
 /** The CLI as an operator runs it (dist/, built by `npm test` before the e2e suites). */
 async function importCli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { ...process.env, DATABASE_URL: targetUrl, JWT_SIGNING_KEY: SECRET_KEY, NODE_OPTIONS: '' };
+  const env = { ...process.env, ...APP_ENV, NODE_OPTIONS: '' };
   try {
     const { stdout, stderr } = await run('node', ['dist/cli/import-django.js', '--from', djangoUrl, ...args], { cwd: ROOT, env, timeout: 120_000 });
     return { code: 0, stdout, stderr };
@@ -92,7 +99,7 @@ describe('npm run import:django (fixtures made by Django)', () => {
     await target.connect();
     djangoDb = new pg.Client({ connectionString: djangoUrl });
     await djangoDb.connect();
-    testApp = await startApp({ DATABASE_URL: targetUrl, JWT_SIGNING_KEY: SECRET_KEY });
+    testApp = await startApp(APP_ENV);
     api = new HttpClient(testApp.baseUrl);
   }, 120_000);
 
@@ -296,7 +303,7 @@ describe('npm run import:django (fixtures made by Django)', () => {
     expect(honoured.body.id).toBe(account('argon2').id);
     // The strategy is registered with passport by name, process-wide: the default app is closed first.
     await testApp.close();
-    const strict = await startApp({ DATABASE_URL: targetUrl, JWT_SIGNING_KEY: SECRET_KEY, LEGACY_TOKENS: 'false' });
+    const strict = await startApp({ ...APP_ENV, LEGACY_TOKENS: 'false' });
     testApp = strict; // closed by afterAll
     const strictApi = new HttpClient(strict.baseUrl);
     expect((await strictApi.get('/api/me/', fresh.access)).status).toBe(401);
