@@ -42,7 +42,7 @@ describe('Schema: the entities declare everything the migrations create', () => 
     await admin.end();
     const url = new URL(ADMIN_URL);
     url.pathname = `/${database}`;
-    const config = readDatabaseConfig({ DATABASE_URL: url.toString() });
+    const config = readDatabaseConfig({ NODE_ENV: 'test', DATABASE_URL: url.toString() });
     const migrations = await exportsOf(filesUnder(join(ROOT, 'migrations'), '.ts'));
     expect(await runMigrations(buildDataSourceOptions(config, { migrations }), () => undefined)).not.toHaveLength(0);
     // Every entity of src/ (found by file name, as the CLI's glob finds the compiled ones).
