@@ -7,7 +7,8 @@
  *   node bench/import-django.js --users 20000    # (after npm run build)
  *
  * Uses two databases on BENCH_PG_SERVER (default postgres://postgres@127.0.0.1:5432), created and
- * dropped here, and Redis keys under a random prefix (the import drops cache keys of changed users).
+ * dropped here, and Redis keys under a random `bench:<hex>:` prefix (the import mirrors the auth
+ * state of changed users there), deleted at the end.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -15,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { parseArgs, promisify } from 'node:util';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 
 const run = promisify(execFile);
@@ -124,6 +126,22 @@ async function main() {
     await admin.query(`DROP DATABASE IF EXISTS ${SOURCE} WITH (FORCE)`);
     await admin.query(`DROP DATABASE IF EXISTS ${TARGET} WITH (FORCE)`);
     await admin.end();
+    await deleteRedisKeys();
+  }
+}
+
+/** Deletes this run's keys (SCAN + UNLINK under its own prefix; nothing else is touched). */
+async function deleteRedisKeys() {
+  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${env.REDIS_KEY_PREFIX}*`, 'COUNT', 1000);
+      if (keys.length > 0) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
   }
 }
 
