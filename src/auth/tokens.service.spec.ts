@@ -214,6 +214,31 @@ describe('TokensService', () => {
       expectInvalid(`${header}.${body}.${signature}`);
     });
   });
+
+  describe('tokens of the Django system (no sid)', () => {
+    const legacy = (overrides: Record<string, unknown> = {}) => claims({ sid: undefined, ...overrides });
+
+    it('are honoured with user_id as an integer or as a string of one (LEGACY_TOKENS default on)', () => {
+      expect(config.legacyTokens).toBe(true);
+      expect(tokens.verify(signRaw(legacy()), 'access').user_id).toBe(42);
+      expect(tokens.verify(signRaw(legacy({ user_id: '42' })), 'access').user_id).toBe(42);
+    });
+
+    it('a string user_id that is not a plain positive integer is refused', () => {
+      for (const userId of ['042', '4.2', '-1', ' 42', '42abc', '99999999999', '']) {
+        expectInvalid(signRaw(legacy({ user_id: userId })), 'access');
+      }
+    });
+
+    it('LEGACY_TOKENS=false refuses them, and still takes the service\'s own', () => {
+      const strict = new TokensService(jwt, readAuthConfig({ JWT_SIGNING_KEY: SIGNING_KEY, LEGACY_TOKENS: 'false' }));
+      for (const token of [signRaw(legacy()), signRaw(legacy({ token_type: 'refresh' }))]) {
+        expect(() => strict.verify(token)).toThrow(DrfException);
+      }
+      expect(strict.verify(signRaw(claims()), 'access').sid).toBe(SESSION_ID);
+      expect(() => strict.checkClaims(legacy())).toThrow(TokenClaimsError);
+    });
+  });
 });
 
 describe('TokensService.checkClaims (the one place the JWT strategy and the token views check claims)', () => {

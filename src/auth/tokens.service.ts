@@ -26,12 +26,14 @@ export interface IssuedAccess {
 
 /** Why a verified token's claims were refused (see TokensService.checkClaims). */
 export class TokenClaimsError extends Error {
-  constructor(readonly reason: 'malformed' | 'wrong_type') {
-    super(reason === 'malformed' ? 'token claims of an unexpected shape' : 'token of the wrong type');
+  constructor(readonly reason: 'malformed' | 'wrong_type' | 'legacy_disabled') {
+    super({ malformed: 'token claims of an unexpected shape', wrong_type: 'token of the wrong type', legacy_disabled: 'a token of the Django system while LEGACY_TOKENS=false' }[reason]);
   }
 }
 
 const JTI_PATTERN = /^[0-9a-f]{32}$/;
+/** A user id written as a string (simplejwt writes `str(pk)` when the pk is not an int). */
+const STRING_USER_ID = /^[1-9]\d{0,9}$/;
 const SID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
@@ -51,6 +53,11 @@ export class TokensService {
 
   get algorithm() {
     return this.config.algorithm;
+  }
+
+  /** LEGACY_TOKENS: whether tokens of the Django system (no `sid`) are honoured. */
+  get legacyTokens(): boolean {
+    return this.config.legacyTokens;
   }
 
   private sign(claims: TokenClaims): string {
@@ -107,14 +114,21 @@ export class TokensService {
 
   /**
    * Every check of a token's claims, in one place, for a token whose signature, algorithm and
-   * expiry were verified (here by `verify`, or by passport-jwt with `key` and `algorithm`): the
-   * shape, then the type when `expected` is given. Throws TokenClaimsError; callers map it to their
-   * own answer.
+   * expiry were verified (here by `verify`, or by passport-jwt with `key` and `algorithm`): a token
+   * of the Django system (no `sid`) only while LEGACY_TOKENS is on, and then with `user_id` as an
+   * integer or as a string of one; the shape; then the type when `expected` is given. Throws
+   * TokenClaimsError; callers map it to their own answer.
    */
   checkClaims(payload: unknown, expected?: TokenType): TokenClaims {
-    if (typeof payload !== 'object' || payload === null || !TokensService.hasValidShape(payload)) throw new TokenClaimsError('malformed');
-    if (expected && payload.token_type !== expected) throw new TokenClaimsError('wrong_type');
-    return payload;
+    if (typeof payload !== 'object' || payload === null) throw new TokenClaimsError('malformed');
+    const raw = payload as Record<string, unknown>;
+    const legacy = raw.sid === undefined;
+    if (legacy && !this.config.legacyTokens) throw new TokenClaimsError('legacy_disabled');
+    const userId = raw.user_id;
+    const claims: Partial<TokenClaims> = legacy && typeof userId === 'string' && STRING_USER_ID.test(userId) ? { ...raw, user_id: Number(userId) } : raw;
+    if (!TokensService.hasValidShape(claims)) throw new TokenClaimsError('malformed');
+    if (expected && claims.token_type !== expected) throw new TokenClaimsError('wrong_type');
+    return claims;
   }
 
   static hasValidShape(claims: Partial<TokenClaims>): claims is TokenClaims {

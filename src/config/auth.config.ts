@@ -37,6 +37,12 @@ export function readAuthConfig(env: Env) {
     revocationRecheckSeconds: envInt(env, 'REVOCATION_RECHECK_SECONDS', 60, { min: 1, max: 3600 }),
     /** Whether users who have not confirmed their e-mail address may log in (a login rule, not a mail setting). */
     allowUnverifiedLogin: envBool(env, 'ALLOW_UNVERIFIED_LOGIN', true),
+    /**
+     * Honour tokens the Django system issued (no `sid` claim; signed with its SECRET_KEY as
+     * JWT_SIGNING_KEY) until they expire, and let their refresh open a session here. On by default so
+     * a cutover logs no one out; switch it off once the last Django-issued refresh token has expired.
+     */
+    legacyTokens: envBool(env, 'LEGACY_TOKENS', true),
   };
 }
 

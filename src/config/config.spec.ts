@@ -217,6 +217,7 @@ describe('readAuthConfig', () => {
       refreshReuseGraceSeconds: 10,
       revocationRecheckSeconds: 60,
       allowUnverifiedLogin: true,
+      legacyTokens: true,
     });
     expect(config.signingKey.length).toBeGreaterThanOrEqual(MIN_SIGNING_KEY_LENGTH);
   });
@@ -270,6 +271,7 @@ describe('readAuthConfig', () => {
     ['REFRESH_TOKEN_LIFETIME_SECONDS', { REFRESH_TOKEN_LIFETIME_SECONDS: '1d' }],
     ['REFRESH_REUSE_GRACE_SECONDS', { REFRESH_REUSE_GRACE_SECONDS: '-1' }],
     ['REVOCATION_RECHECK_SECONDS', { REVOCATION_RECHECK_SECONDS: '0' }],
+    ['LEGACY_TOKENS', { LEGACY_TOKENS: 'maybe' }],
   ])('refuses a bad %s', (variable, env) => {
     expectRefused(() => readAuthConfig({ NODE_ENV: 'test', ...env }), variable);
   });

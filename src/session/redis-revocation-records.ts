@@ -58,6 +58,11 @@ export class RedisRevocationRecords extends RevocationRecords {
     this.client = redis.client as RecordClient;
   }
 
+  override onTrouble(listener: () => void): void {
+    this.client.on('error', listener);
+    this.client.on('node error', listener);
+  }
+
   /** One MGET for the records and `alsoRead` (the hot path's single round trip). */
   async read(keys: readonly string[], alsoRead: readonly string[] = []): Promise<{ records: Array<string | null>; also?: Array<string | null> }> {
     const values = await this.client.mget(...keys, ...alsoRead);

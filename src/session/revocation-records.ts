@@ -24,6 +24,14 @@ export abstract class RevocationRecords {
    * order; it is undefined when `alsoRead` is empty or this store cannot read those keys (the
    * caller then asks their owner itself).
    */
+  /**
+   * Calls `listener` whenever the store itself reports trouble that no command of this process may
+   * have seen (a lost connection, a failing cluster node). Nothing to report by default.
+   */
+  onTrouble(listener: () => void): void {
+    void listener;
+  }
+
   abstract read(keys: readonly string[], alsoRead?: readonly string[]): Promise<{ records: Array<string | null>; also?: Array<string | null> }>;
 
   /** Writes a user state record unless the one in place has a higher auth version. */

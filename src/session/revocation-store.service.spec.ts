@@ -16,7 +16,7 @@ function setup() {
   const defineCommand = jest.fn<(name: string, definition: { numberOfKeys: number; lua: string }) => void>();
   const authPutUserState = jest.fn<(key: string, value: string, version: number, ttl: number) => Promise<number>>().mockResolvedValue(1);
   const authPutSession = jest.fn<(key: string, value: string, state: string, ttl: number) => Promise<number>>().mockResolvedValue(1);
-  const redis = { client: { defineCommand, authPutUserState, authPutSession } } as unknown as RedisService;
+  const redis = { client: { defineCommand, authPutUserState, authPutSession, on: jest.fn() } } as unknown as RedisService;
   const store = new RevocationStore(
     new RedisRevocationRecords(redis),
     {} as UsersService,

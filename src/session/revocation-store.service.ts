@@ -48,6 +48,14 @@ export type { SessionSnapshot };
 export type UserSnapshot = UserAuthState;
 
 const RECONCILE_INTERVAL_MS = 1000;
+/**
+ * After this process sees Redis fail (a command, a node), it reads revocation records from
+ * PostgreSQL — and rewrites them in Redis — for this long, even when Redis answers again. A Redis
+ * failover can leave the promoted node with a record older than a revocation another instance made
+ * while the old master was dead (that write failed there and is only resynced by that instance, every
+ * RECONCILE_INTERVAL_MS): no instance may trust such a record before the resync has had time to land.
+ */
+const DISTRUST_AFTER_REDIS_ERROR_MS = 5 * RECONCILE_INTERVAL_MS;
 const RECONCILE_MAX_SESSIONS = 1000;
 
 function sessionRecordOf(session: SessionSnapshot): SessionRecord {
@@ -94,6 +102,8 @@ function userStateOf(user: UserSnapshot): UserStateRecord {
 export class RevocationStore implements OnModuleDestroy {
   private readonly logger = new Logger(RevocationStore.name);
   private readonly unsynced = new Set<number>();
+  /** Until when (epoch ms) Redis's records are checked against PostgreSQL (see DISTRUST_AFTER_REDIS_ERROR_MS). */
+  private distrustUntil = 0;
   private reconcileTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -103,7 +113,11 @@ export class RevocationStore implements OnModuleDestroy {
     private readonly sessions: SessionRepository,
     @Inject(authConfig.KEY) private readonly auth: ConfigType<typeof authConfig>,
     private readonly metrics: Metrics,
-  ) {}
+  ) {
+    // A connection lost or a cluster node failing (even one this process had no command on): the
+    // records' freshness is in doubt until the other instances' resyncs have landed.
+    records.onTrouble(() => this.noteRedisTrouble());
+  }
 
   /** One Redis round trip while Redis is healthy and holds fresh records; PostgreSQL otherwise. */
   async check(userId: number, sessionId: string | null, issuedAt: number): Promise<RevocationVerdict> {
@@ -133,7 +147,13 @@ export class RevocationStore implements OnModuleDestroy {
       ({ records: values, also } = await this.records.read(keys, alsoRead));
     } catch {
       values = undefined;
+      this.noteRedisTrouble();
       this.metrics.redisFallback();
+    }
+    if (values && Date.now() < this.distrustUntil) {
+      // Redis is back after trouble: its records may predate a revocation; PostgreSQL decides and rewrites them.
+      this.metrics.redisFallback();
+      return { verdict: await this.checkInDatabase(userId, sessionId, issuedAt, true), also };
     }
     const userValue = values?.[0];
     const sessionValue = sessionId ? values?.[1] : undefined;
@@ -230,7 +250,12 @@ export class RevocationStore implements OnModuleDestroy {
     return this.unsynced.size;
   }
 
+  private noteRedisTrouble(): void {
+    this.distrustUntil = Date.now() + DISTRUST_AFTER_REDIS_ERROR_MS;
+  }
+
   private markUnsynced(userId: number, error: Error): void {
+    this.noteRedisTrouble();
     if (!this.unsynced.has(userId)) this.logger.warn(`Redis did not take a revocation record (${error.message}); resyncing`);
     this.unsynced.add(userId);
     this.reconcileTimer ??= setInterval(() => void this.reconcile(), RECONCILE_INTERVAL_MS).unref();

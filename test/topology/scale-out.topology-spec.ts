@@ -42,7 +42,10 @@ const LOAD_CONNECTIONS = 20;
 /** How long nginx may take to see that its idle keep-alive connections to a killed process are closed. */
 const NGINX_NOTICE_MS = 250;
 /** The per-user GET /api/me/ query, as TypeORM writes it (counted in the replica's pg_stat_statements). */
-const PROFILE_QUERY = '%FROM "users" "User"%';
+/** UserRepository.findProfile, as pg_stat_statements on the replica records it. */
+const PROFILE_QUERY = '%FROM "users" WHERE "id" = $1%';
+/** ReplicaReader's read-your-writes fence: has the replica replayed the user's last write? */
+const FENCE_QUERY = '%pg_last_wal_replay_lsn() >= $1::pg_lsn%';
 
 interface Tokens {
   access: string;
@@ -263,13 +266,15 @@ describe('Scale-out: nginx, two web processes, a worker, a lagging replica, a Re
   }
 
   /** Calls of the profile query the replica itself ran, and the rows it found (pg_stat_statements there). */
-  async function replicaProfileReads(): Promise<{ calls: number; rows: number }> {
-    const [row] = await pg.query<{ calls: string | null; rows: string | null }>(
+  async function replicaProfileReads(): Promise<{ calls: number; rows: number; fences: number }> {
+    const [row] = await pg.query<{ calls: string | null; rows: string | null; fences: string | null }>(
       'replica',
-      'SELECT sum(calls) AS calls, sum(rows) AS rows FROM pg_stat_statements WHERE query LIKE $1',
-      [PROFILE_QUERY],
+      `SELECT sum(calls) FILTER (WHERE query LIKE $1) AS calls, sum(rows) FILTER (WHERE query LIKE $1) AS rows,
+              sum(calls) FILTER (WHERE query LIKE $2) AS fences
+         FROM pg_stat_statements`,
+      [PROFILE_QUERY, FENCE_QUERY],
     );
-    return { calls: Number(row.calls ?? 0), rows: Number(row.rows ?? 0) };
+    return { calls: Number(row.calls ?? 0), rows: Number(row.rows ?? 0), fences: Number(row.fences ?? 0) };
   }
 
   describe('two web processes behind nginx share every piece of state', () => {
@@ -368,12 +373,14 @@ describe('Scale-out: nginx, two web processes, a worker, a lagging replica, a Re
         expect(me.status).toBe(200);
       }
       const after = await replicaProfileReads();
-      // During the lag the replica was asked and found nothing (the primary answered); after it, it found every row.
-      expect(duringLag.calls - before.calls).toBeGreaterThanOrEqual(5);
+      // During the lag no profile row came from the replica (each /me above still answered the new
+      // user: the primary did, after the replica's read-your-writes fence said it had not replayed the
+      // write, or after it found no row); after the lag the replica served every profile read.
       expect(duringLag.rows - before.rows).toBe(0);
       expect(after.rows - duringLag.rows).toBeGreaterThanOrEqual(5);
       figures.push(
-        `replica (apply delay ${APPLY_DELAY_MS} ms): 5 register + log in + GET /api/me/ at once → all 201/200/200; the replica ran the profile read ${duringLag.calls - before.calls}× and found 0 rows (lag: the primary answered), ` +
+        `replica (apply delay ${APPLY_DELAY_MS} ms): 5 register + log in + GET /api/me/ at once → all 201/200/200; the replica was asked ${duringLag.fences - before.fences}× whether it had replayed the write, ` +
+          `ran the profile read ${duringLag.calls - before.calls}× and returned ${duringLag.rows - before.rows} rows (lag: the primary answered), ` +
           `then for 5 users older than the delay it ran it ${after.calls - duringLag.calls}× and found ${after.rows - duringLag.rows} (pg_stat_statements on the replica)`,
       );
     });

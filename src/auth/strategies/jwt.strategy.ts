@@ -47,6 +47,8 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       claims = this.tokens.checkClaims(payload, 'access');
     } catch (error) {
       if (error instanceof TokenClaimsError && error.reason === 'wrong_type') throw bearerTokenNotValid('Token has wrong type');
+      // A Django-issued token (no sid) while LEGACY_TOKENS=false: as if its signature were wrong.
+      if (error instanceof TokenClaimsError && error.reason === 'legacy_disabled') throw bearerTokenNotValid();
       throw authenticationFailed('Token contained no recognizable user identification', 'token_not_valid');
     }
     const sessionId = claims.sid ?? null;

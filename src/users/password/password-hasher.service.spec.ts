@@ -1,6 +1,7 @@
 import { describe, it, expect, beforeAll } from '@jest/globals';
 import argon2 from 'argon2';
-import { pbkdf2Sync, randomBytes } from 'node:crypto';
+import bcrypt from 'bcrypt';
+import { createHash, pbkdf2Sync, randomBytes } from 'node:crypto';
 import {
   ARGON2_MEMORY_COST,
   ARGON2_OPTIONS,
@@ -154,6 +155,36 @@ describe('PasswordHasher', () => {
         ok: false,
         needsRehash: false,
       });
+    });
+  });
+
+  describe('the other Django hashers (made here exactly as Django encodes them; the e2e suite uses a real Django)', () => {
+    const plain = 'Django pässword \u{1F600}';
+    const cases: Array<[string, () => Promise<string>]> = [
+      ['pbkdf2_sha1', async () => `pbkdf2_sha1$1000$salty$${pbkdf2Sync(plain, 'salty', 1000, 20, 'sha1').toString('base64')}`],
+      [
+        'argon2 (Django: "argon2" + argon2-cffi\'s PHC string)',
+        async () => `argon2${await argon2.hash(plain, { type: argon2.argon2id, memoryCost: 8192, timeCost: 1, parallelism: 2 })}`,
+      ],
+      ['bcrypt_sha256', async () => `bcrypt_sha256$${await bcrypt.hash(createHash('sha256').update(plain).digest('hex'), 4)}`],
+      ['bcrypt', async () => `bcrypt$${await bcrypt.hash(plain, 4)}`],
+    ];
+    it.each(cases)('%s verifies, asks for the argon2id rehash, and refuses a wrong password', async (_name, make) => {
+      const django = await make();
+      await expect(hasher.verify(django, plain)).resolves.toEqual({ ok: true, needsRehash: true });
+      await expect(hasher.verify(django, `${plain}!`)).resolves.toEqual({ ok: false, needsRehash: false });
+    });
+
+    it('bcrypt_sha256 is not plain bcrypt: the prefixes are not interchangeable', async () => {
+      const plainBcrypt = await bcrypt.hash(plain, 4);
+      await expect(hasher.verify(`bcrypt_sha256$${plainBcrypt}`, plain)).resolves.toEqual({ ok: false, needsRehash: false });
+    });
+
+    it('unusable (!…), truncated and malformed values never verify', async () => {
+      const good = `bcrypt$${await bcrypt.hash(plain, 4)}`;
+      for (const value of ['!', `!${good}`, good.slice(0, -1), 'bcrypt$', 'argon2$', 'argon2$argon2id$v=19$m=8,t=1,p=1$$', 'pbkdf2_sha1$0$s$h']) {
+        await expect(hasher.verify(value, plain)).resolves.toEqual({ ok: false, needsRehash: false });
+      }
     });
   });
 

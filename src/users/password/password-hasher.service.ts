@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import argon2 from 'argon2';
-import { pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
+import bcrypt from 'bcrypt';
+import { createHash, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
 import pLimit from 'p-limit';
 import { passwordConfig } from '../../config/password.config.js';
 
@@ -30,8 +31,20 @@ export interface PasswordVerifyResult {
 
 const fail = (): PasswordVerifyResult => ({ ok: false, needsRehash: false });
 
-const PBKDF2_SHA256 = 'pbkdf2_sha256';
-const PBKDF2_KEY_LENGTH = 32;
+/** Django's PBKDF2 hashers: algorithm name → digest and key length (Django's dklen=None: the digest's size). */
+const DJANGO_PBKDF2 = {
+  pbkdf2_sha256: { digest: 'sha256', keyLength: 32 },
+  pbkdf2_sha1: { digest: 'sha1', keyLength: 20 },
+} as const;
+type DjangoPbkdf2Algorithm = keyof typeof DJANGO_PBKDF2;
+
+/** Django's Argon2PasswordHasher stores `argon2` followed by argon2-cffi's PHC string (`argon2$argon2id$v=19$m=…`). */
+const DJANGO_ARGON2_PREFIX = 'argon2$';
+/** Django's BCryptSHA256PasswordHasher (`bcrypt_sha256$$2b$12$…`) and BCryptPasswordHasher (`bcrypt$$2b$12$…`). */
+const DJANGO_BCRYPT_SHA256_PREFIX = 'bcrypt_sha256$';
+const DJANGO_BCRYPT_PREFIX = 'bcrypt$';
+/** A bcrypt string as the bcrypt library reads it: `$2a$`/`$2b$`, cost, 22 characters of salt, 31 of hash. */
+const BCRYPT_PATTERN = /^\$2[ab]\$\d{2}\$[./A-Za-z0-9]{53}$/;
 
 interface Argon2Params {
   id: string;
@@ -75,9 +88,10 @@ function parseArgon2(stored: string): Argon2Params | null {
   return { id: fields[1], version, m, t, p };
 }
 
-const pbkdf2Async = (password: string, salt: string, iterations: number): Promise<Buffer> =>
+const pbkdf2Async = (password: string, salt: string, iterations: number, algorithm: DjangoPbkdf2Algorithm): Promise<Buffer> =>
   new Promise((resolve, reject) => {
-    pbkdf2(password, salt, iterations, PBKDF2_KEY_LENGTH, 'sha256', (err, key) => (err ? reject(err) : resolve(key)));
+    const { digest, keyLength } = DJANGO_PBKDF2[algorithm];
+    pbkdf2(password, salt, iterations, keyLength, digest, (err, key) => (err ? reject(err) : resolve(key)));
   });
 
 function constantTimeStringEqual(a: string, b: string): boolean {
@@ -87,9 +101,11 @@ function constantTimeStringEqual(a: string, b: string): boolean {
 }
 
 /**
- * Hashes and verifies passwords. New hashes are argon2id (PHC string); legacy Django
- * `pbkdf2_sha256$...` hashes still verify and are flagged for rehash. argon2 and pbkdf2 both
- * run on libuv's thread pool, off the event loop. Never logs passwords or stored hashes.
+ * Hashes and verifies passwords. New hashes are argon2id (PHC string). The hashes of the Django
+ * system still verify and are flagged for rehash: `pbkdf2_sha256$`, `pbkdf2_sha1$`, `argon2$`,
+ * `bcrypt_sha256$` and `bcrypt$` (Django's own formats, as `npm run import:django` copies them);
+ * Django's unusable passwords (`!…`) never verify. argon2, pbkdf2 and bcrypt all run on libuv's
+ * thread pool, off the event loop. Never logs passwords or stored hashes.
  */
 @Injectable()
 export class PasswordHasher {
@@ -111,7 +127,19 @@ export class PasswordHasher {
     try {
       if (typeof stored !== 'string' || typeof plain !== 'string') return fail();
       if (stored.startsWith('$argon2')) return await this.verifyArgon2(stored, plain);
-      if (stored.startsWith(`${PBKDF2_SHA256}$`)) return await this.verifyDjangoPbkdf2(stored, plain);
+      const algorithm = stored.slice(0, stored.indexOf('$'));
+      if (algorithm === 'pbkdf2_sha256' || algorithm === 'pbkdf2_sha1') return await this.verifyDjangoPbkdf2(algorithm, stored, plain);
+      if (stored.startsWith(DJANGO_ARGON2_PREFIX)) {
+        // Same PHC string behind Django's prefix; always rehashed, so every stored hash ends up in one format.
+        const { ok } = await this.verifyArgon2(stored.slice(DJANGO_ARGON2_PREFIX.length - 1), plain);
+        return ok ? { ok: true, needsRehash: true } : fail();
+      }
+      if (stored.startsWith(DJANGO_BCRYPT_SHA256_PREFIX)) {
+        // Django hashes the password with SHA-256 first (hex digest) so bcrypt's 72-byte limit does not cut it.
+        const prehashed = createHash('sha256').update(plain, 'utf8').digest('hex');
+        return await this.verifyBcrypt(stored.slice(DJANGO_BCRYPT_SHA256_PREFIX.length), prehashed);
+      }
+      if (stored.startsWith(DJANGO_BCRYPT_PREFIX)) return await this.verifyBcrypt(stored.slice(DJANGO_BCRYPT_PREFIX.length), plain);
       // Django unusable passwords ("!..."), empty values and unknown algorithms.
       return fail();
     } catch {
@@ -158,19 +186,26 @@ export class PasswordHasher {
     return { ok: true, needsRehash };
   }
 
+  /** bcrypt (the native library: it runs on libuv's thread pool like argon2). Always rehashed to argon2id. */
+  private async verifyBcrypt(bcryptHash: string, plain: string): Promise<PasswordVerifyResult> {
+    if (!BCRYPT_PATTERN.test(bcryptHash)) return fail();
+    return (await bcrypt.compare(plain, bcryptHash)) ? { ok: true, needsRehash: true } : fail();
+  }
+
   /**
-   * Django's PBKDF2PasswordHasher: `pbkdf2_sha256$<iterations>$<salt>$<base64(sha256 pbkdf2, 32 bytes)>`.
+   * Django's PBKDF2PasswordHasher and PBKDF2SHA1PasswordHasher:
+   * `pbkdf2_sha256$<iterations>$<salt>$<base64(pbkdf2 key, 32 bytes)>` (`pbkdf2_sha1`: 20 bytes).
    * Like Django, the re-encoded string is compared to the stored one in constant time.
    */
-  private async verifyDjangoPbkdf2(stored: string, plain: string): Promise<PasswordVerifyResult> {
+  private async verifyDjangoPbkdf2(algorithm: DjangoPbkdf2Algorithm, stored: string, plain: string): Promise<PasswordVerifyResult> {
     const parts = stored.split('$');
     if (parts.length !== 4) return fail();
     const [, iterationsText, salt, expected] = parts;
     if (!/^[1-9]\d{0,9}$/.test(iterationsText) || !salt || !expected) return fail();
     const iterations = Number(iterationsText);
     if (iterations > PBKDF2_MAX_ITERATIONS) return fail();
-    const derived = await pbkdf2Async(plain, salt, iterations);
-    const encoded = `${PBKDF2_SHA256}$${iterations}$${salt}$${derived.toString('base64')}`;
+    const derived = await pbkdf2Async(plain, salt, iterations, algorithm);
+    const encoded = `${algorithm}$${iterations}$${salt}$${derived.toString('base64')}`;
     const ok = constantTimeStringEqual(encoded, stored);
     return ok ? { ok: true, needsRehash: true } : fail();
   }
