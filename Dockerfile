@@ -18,4 +18,4 @@ COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 3000
 # The Procfile's heap limit (web and worker alike): keeps a process near 250 MB under load.
-CMD ["node", "--max-old-space-size=160", "dist/main.js"]
+CMD ["node", "--max-old-space-size=160", "--max-semi-space-size=8", "dist/main.js"]
