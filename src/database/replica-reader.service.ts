@@ -8,6 +8,35 @@ import { RedisKeys } from '../redis/redis-keys.js';
 import { RedisService } from '../redis/redis.service.js';
 import { ReplicaPools } from './replica-pools.service.js';
 
+/**
+ * Records a write position unless the key already holds a later one, so that of two writes whose
+ * SETs arrive out of order the later position stays (an older one would let a replica that has
+ * replayed only that far serve the newer change's scope). Positions are pg_lsn text, `X/Y` in hex.
+ */
+const KEEP_LATER_LSN_LUA = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ch, cl = string.match(current, '^(%x+)/(%x+)$')
+  local nh, nl = string.match(ARGV[1], '^(%x+)/(%x+)$')
+  if ch and nh then
+    ch = tonumber(ch, 16); cl = tonumber(cl, 16); nh = tonumber(nh, 16); nl = tonumber(nl, 16)
+    if ch > nh or (ch == nh and cl >= nl) then
+      redis.call('EXPIRE', KEYS[1], ARGV[2])
+      return 0
+    end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1`;
+
+type LsnClient = RedisService['client'] & { keepLaterLsn(key: string, lsn: string, ttlSeconds: number): Promise<number> };
+
+/** A pg_lsn (`X/Y`, hex) as one number, for comparing positions. */
+export function lsnValue(lsn: string): bigint {
+  const [high, low] = lsn.split('/');
+  return (BigInt(`0x${high}`) << 32n) | BigInt(`0x${low}`);
+}
+
 export interface ReplicaReadOptions<Row> {
   /** Whether the replica's answer may be lagging (e.g. a row that was just written is missing). */
   isStale?: (rows: Row[]) => boolean;
@@ -43,6 +72,7 @@ export class ReplicaReader {
     @Optional() private readonly redis?: RedisService,
   ) {
     this.memory = redis ? undefined : new ExpiringMap();
+    redis?.client.defineCommand('keepLaterLsn', { numberOfKeys: 1, lua: KEEP_LATER_LSN_LUA });
   }
 
   get hasReplicas(): boolean {
@@ -52,7 +82,13 @@ export class ReplicaReader {
   async read<Row>(sql: string, parameters: unknown[], options: ReplicaReadOptions<Row> = {}): Promise<Row[]> {
     const replica = this.replicas.pick();
     if (replica) {
-      const after = options.scope ? await this.lastWrite(options.scope) : null;
+      let after: string | null;
+      try {
+        after = options.scope ? await this.lastWrite(options.scope) : null;
+      } catch {
+        // The write record cannot be read (Redis down): whether the replica is behind is unknown.
+        return this.dataSource.query(sql, parameters);
+      }
       let client;
       let failure: Error | undefined;
       try {
@@ -75,15 +111,20 @@ export class ReplicaReader {
 
   /**
    * Call after a committed change of `scope`: for DATABASE_READ_YOUR_WRITES_SECONDS its reads use a
-   * replica only once it has replayed this far. No-op without replicas; a Redis failure is logged
-   * and ignored (the per-user cache, also in Redis, is then a miss anyway).
+   * replica only once it has replayed this far (a later position already recorded is kept). No-op
+   * without replicas; a Redis failure is logged and ignored.
    */
   async wrote(scope: string): Promise<void> {
     if (!this.hasReplicas) return;
     try {
       const [{ lsn }]: Array<{ lsn: string }> = await this.dataSource.query('SELECT pg_current_wal_lsn()::text AS lsn');
-      if (this.memory) this.memory.set(RedisKeys.lastWrite(scope), lsn, this.config.readYourWritesSeconds);
-      else await this.redis!.client.set(RedisKeys.lastWrite(scope), lsn, 'EX', this.config.readYourWritesSeconds);
+      const key = RedisKeys.lastWrite(scope);
+      if (this.memory) {
+        const current = this.memory.get(key);
+        if (current === null || lsnValue(current) < lsnValue(lsn)) this.memory.set(key, lsn, this.config.readYourWritesSeconds);
+      } else {
+        await (this.redis!.client as LsnClient).keepLaterLsn(key, lsn, this.config.readYourWritesSeconds);
+      }
     } catch (error) {
       this.logger.warn(`could not record a write for read-your-writes: ${(error as Error).message}`);
     }
@@ -91,7 +132,7 @@ export class ReplicaReader {
 
   private async lastWrite(scope: string): Promise<string | null> {
     if (this.memory) return this.memory.get(RedisKeys.lastWrite(scope));
-    return this.redis!.client.get(RedisKeys.lastWrite(scope)).catch(() => null);
+    return this.redis!.client.get(RedisKeys.lastWrite(scope));
   }
 }
 
