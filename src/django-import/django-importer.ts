@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import pLimit from 'p-limit';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { RevocationStore } from '../session/revocation-store.service.js';
-import { loginKey } from '../users/login-identifier.js';
+import { loginIdentifiersOf } from '../users/login-identifier.js';
 import { type ChangedAuthState, UsersService } from '../users/users.service.js';
 import { type DjangoBlacklistedToken, type DjangoSnapshot, readDjangoSnapshot } from './django-source.js';
 import {
@@ -285,9 +285,7 @@ async function readLocalState(runner: QueryRunner): Promise<LocalState> {
 
 /** The login identifiers of an account, as registration writes them (one row when the username is the address). */
 function identifierRows(user: { id: number; username: string; email: string }): Array<[string, number, 'username' | 'email']> {
-  const rows: Array<[string, number, 'username' | 'email']> = [[loginKey(user.username), user.id, 'username']];
-  if (loginKey(user.email) !== rows[0][0]) rows.push([loginKey(user.email), user.id, 'email']);
-  return rows;
+  return loginIdentifiersOf(user).map(([identifier, kind]) => [identifier, user.id, kind]);
 }
 
 async function insertIdentifiers(runner: QueryRunner, rows: Array<[string, number, 'username' | 'email']>): Promise<void> {

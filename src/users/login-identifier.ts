@@ -17,3 +17,13 @@ export function loginKey(identifier: string): string {
   const normalized = identifier.normalize('NFKC');
   return normalized.includes('@') ? normalized.toLowerCase() : normalized;
 }
+
+/**
+ * The `login_identifiers` rows of an account: its username's key, plus its e-mail's key unless the
+ * two are the same string. Registration and the Django import both write exactly these.
+ */
+export function loginIdentifiersOf(user: { username: string; email: string }): Array<[string, 'username' | 'email']> {
+  const rows: Array<[string, 'username' | 'email']> = [[loginKey(user.username), 'username']];
+  if (loginKey(user.email) !== rows[0][0]) rows.push([loginKey(user.email), 'email']);
+  return rows;
+}

@@ -5,7 +5,7 @@ import { ResponseCache } from '../cache/response-cache.service.js';
 import { ReplicaReader } from '../database/replica-reader.service.js';
 import type { Transaction } from '../database/transactions.service.js';
 import { RedisKeys } from '../redis/redis-keys.js';
-import { loginKey, normalizeUsername } from './login-identifier.js';
+import { loginIdentifiersOf, loginKey, normalizeUsername } from './login-identifier.js';
 import { type ChangedAuthState, type CheckedCredential, DuplicateUserError, UserRepository, userScope } from './persistence/user.repository.js';
 import type { User, UserAuthState } from './user.entity.js';
 
@@ -56,11 +56,9 @@ export class UsersService {
       { username: normalizeUsername(input.username), email: input.email.toLowerCase(), passwordHash: input.passwordHash },
       transaction,
     );
-    const wanted = new Map<string, 'username' | 'email'>([[loginKey(saved.username), 'username']]);
-    if (!wanted.has(loginKey(saved.email))) wanted.set(loginKey(saved.email), 'email');
     // Sorted, so two registrations that want each other's identifiers lock them in the same order
     // (one waits for the other) instead of deadlocking.
-    const rows = [...wanted].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const rows = loginIdentifiersOf(saved).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     const got = new Set(await this.repository.insertLoginIdentifiers(saved.id, rows, transaction));
     const lost = rows.filter(([identifier]) => !got.has(identifier));
     if (lost.length > 0) {
