@@ -55,11 +55,6 @@ export class TokensService {
     return this.config.algorithm;
   }
 
-  /** LEGACY_TOKENS: whether tokens of the Django system (no `sid`) are honoured. */
-  get legacyTokens(): boolean {
-    return this.config.legacyTokens;
-  }
-
   private sign(claims: TokenClaims): string {
     // JwtService's typings stop at string | Buffer; jsonwebtoken itself takes a KeyObject.
     return this.jwt.sign({ ...claims }, { secret: this.key as unknown as string, algorithm: this.config.algorithm });

@@ -1,5 +1,5 @@
 import { Global, Module } from '@nestjs/common';
-import { ConfigModule, type ConfigType } from '@nestjs/config';
+import type { ConfigType } from '@nestjs/config';
 import { metricsConfig } from '../config/metrics.config.js';
 import { DisabledMetrics, Metrics } from './metrics.js';
 import { PrometheusMetrics } from './prometheus-metrics.js';
@@ -11,7 +11,6 @@ import { PrometheusMetrics } from './prometheus-metrics.js';
  */
 @Global()
 @Module({
-  imports: [ConfigModule.forFeature(metricsConfig)],
   providers: [
     {
       provide: Metrics,

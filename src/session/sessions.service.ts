@@ -186,8 +186,7 @@ export class SessionsService {
       return { state, revoked: await this.repository.revokeAll(userId, reason, keep, transaction) };
     });
     if (!changed) return null;
-    await this.users.invalidate(changed.state);
-    await Promise.all([this.store.putUserState(userId, changed.state), this.mirror(userId, changed.revoked, reason)]);
+    await Promise.all([this.publishState(changed.state), this.mirror(userId, changed.revoked, reason)]);
     return changed.revoked.length;
   }
 
@@ -203,14 +202,17 @@ export class SessionsService {
       ended = await this.endSessionsWith(userId, reason, null, (transaction) => this.users.cutOffTokens(userId, { deactivate }, transaction));
     } else {
       const state = await this.users.cutOffTokens(userId, { deactivate });
-      if (state) {
-        await this.users.invalidate(state);
-        await this.store.putUserState(userId, state);
-      }
+      if (state) await this.publishState(state);
       ended = state ? 0 : null;
     }
     if (ended !== null) this.events.emit('user.cut_off', { userId, reason, deactivated: deactivate });
     return ended;
+  }
+
+  /** After a committed change of the user row: drop what is cached about the user, then mirror its new state to Redis. */
+  private async publishState(state: ChangedAuthState): Promise<void> {
+    await this.users.invalidate(state);
+    await this.store.putUserState(state.id, state);
   }
 
   /** Mirrors revoked sessions to Redis (after their commit), counts them and tells who listens. */
