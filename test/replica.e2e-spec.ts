@@ -1,8 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { runMigrations } from '../src/cli/migrate.js';
+import { runMigrations } from '../src/database/run-migrations.js';
 import { readDatabaseConfig } from '../src/config/database.config.js';
 import { buildDataSourceOptions } from '../src/database/data-source-options.js';
 import { ReplicaPools } from '../src/database/replica-pools.service.js';
@@ -11,6 +8,7 @@ import { nowSeconds } from '../src/common/time.js';
 import { UsersService } from '../src/users/users.service.js';
 import { type ApiResponse, HttpClient, newUser } from './support/http-client.js';
 import { PgCluster } from './support/pg-cluster.js';
+import { typescriptMigrations } from './support/migrations.js';
 import { startApp, type TestApp } from './support/test-app.js';
 import { waitFor } from './support/wait.js';
 
@@ -23,7 +21,6 @@ import { waitFor } from './support/wait.js';
  * Login, registration, refresh and logout must keep working with no 5xx; GET /api/me/ is the one
  * read that may use the replica, and falls back to the primary when the replica errors or has no row.
  */
-const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'migrations');
 const CONNECT_TIMEOUT_MS = 1000;
 /** Also the client-side bound of a replica query (a frozen replica cannot enforce its own). */
 const STATEMENT_TIMEOUT_MS = 3000;
@@ -79,7 +76,7 @@ describe('Reads, writes and the replica: a lagging or dead replica breaks nothin
     await cluster.stopReplica();
     const applied = await runMigrations(
       buildDataSourceOptions(readDatabaseConfig({ ...process.env, DATABASE_URL: cluster.primaryUrl, DATABASE_REPLICA_URL: cluster.replicaUrl }), {
-        migrations: await loadMigrations(),
+        migrations: await typescriptMigrations(),
         applicationName: 'auth-migrations',
       }),
       () => undefined,
@@ -445,13 +442,3 @@ describe('Reads, writes and the replica: a lagging or dead replica breaks nothin
     expect(record.serverErrors).toEqual([]);
   });
 });
-
-/** The TypeScript migrations (Jest transforms them; TypeORM's glob loader cannot), as in test/setup/migrate.ts. */
-async function loadMigrations(): Promise<Function[]> {
-  const migrations: Function[] = [];
-  for (const file of readdirSync(MIGRATIONS_DIR).filter((name) => name.endsWith('.ts') && !name.endsWith('.spec.ts')).sort()) {
-    const module = (await import(join(MIGRATIONS_DIR, file))) as Record<string, Function>;
-    migrations.push(...Object.values(module));
-  }
-  return migrations;
-}

@@ -4,9 +4,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { DataSource, getMetadataArgsStorage } from 'typeorm';
-import { runMigrations } from '../src/cli/migrate.js';
+import { runMigrations } from '../src/database/run-migrations.js';
 import { readDatabaseConfig } from '../src/config/database.config.js';
 import { buildDataSourceOptions } from '../src/database/data-source-options.js';
+import { typescriptMigrations } from './support/migrations.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ADMIN_URL = process.env.TEST_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -44,7 +45,7 @@ describe('Schema: the entities declare everything the migrations create', () => 
     url.pathname = `/${database}`;
     // NODE_ENV test: the local server has no TLS (production would default DATABASE_SSL to require).
     const config = readDatabaseConfig({ NODE_ENV: 'test', DATABASE_URL: url.toString() });
-    const migrations = await exportsOf(filesUnder(join(ROOT, 'migrations'), '.ts'));
+    const migrations = await typescriptMigrations();
     expect(await runMigrations(buildDataSourceOptions(config, { migrations }), () => undefined)).not.toHaveLength(0);
     // Every entity of src/ (found by file name, as the CLI's glob finds the compiled ones).
     const candidates = await exportsOf(filesUnder(join(ROOT, 'src'), '.entity.ts'));

@@ -1,12 +1,9 @@
 import 'reflect-metadata';
 import pg from 'pg';
-import { DataSource, type DataSourceOptions } from 'typeorm';
 import { type DatabaseConfig, databaseConfig, pgSsl } from '../config/database.config.js';
 import { buildDataSourceOptions } from '../database/data-source-options.js';
+import { runMigrations } from '../database/run-migrations.js';
 import { isUnset } from '../embedded/embedded-mode.js';
-
-/** Any constant: serialises concurrent migration runs (two release phases, or a release and a test). */
-const MIGRATION_LOCK_ID = 7_314_159;
 
 /**
  * Creates the database named in DATABASE_URL when it does not exist yet (a fresh clone on a
@@ -35,29 +32,6 @@ export async function ensureDatabaseExists(config: DatabaseConfig): Promise<void
     if ((error as { code?: string }).code !== '42P04') throw error; // created concurrently
   } finally {
     await client.end();
-  }
-}
-
-/** Runs pending migrations on the primary under an advisory lock; a second run is a no-op. */
-export async function runMigrations(options: DataSourceOptions, log: (line: string) => void = console.log): Promise<string[]> {
-  // Migrations run on the primary only, whatever replicas are configured.
-  // (The options name the primary only: replicas are not TypeORM's.) Migrations need no entities.
-  const dataSource = await new DataSource({ ...options, entities: [], poolSize: 2 } as DataSourceOptions).initialize();
-  try {
-    const runner = dataSource.createQueryRunner('master');
-    await runner.connect();
-    await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
-    try {
-      const applied = await dataSource.runMigrations({ transaction: 'each' });
-      for (const migration of applied) log(`applied ${migration.name}`);
-      if (applied.length === 0) log('no pending migrations');
-      return applied.map((migration) => migration.name);
-    } finally {
-      await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]);
-      await runner.release();
-    }
-  } finally {
-    await dataSource.destroy();
   }
 }
 

@@ -1,10 +1,11 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { DataSource, type DataSourceOptions } from 'typeorm';
+import type { DataSourceOptions } from 'typeorm';
 import type { Env } from '../config/env.js';
 import { readDatabaseConfig } from '../config/database.config.js';
 import { readJobsConfig } from '../config/jobs.config.js';
 import { buildDataSourceOptions } from '../database/data-source-options.js';
+import { runMigrations } from '../database/run-migrations.js';
 import { EmbeddedPostgres } from './embedded-postgres.js';
 import { displayPath, type EmbeddedMode, isEmbedded, readEmbeddedMode } from './embedded-mode.js';
 
@@ -46,7 +47,10 @@ export class EmbeddedRuntime {
       env.DATABASE_URL = postgres.url;
       env.DATABASE_POOL_SIZE = '1';
       for (const name of ['DATABASE_REPLICA_URL', 'DATABASE_REPLICA_URLS', 'DATABASE_SSL']) delete env[name];
-      await migrate(readDatabaseConfig(env), log, migrations);
+      // The release phase's migrations, without the advisory lock: EmbeddedPostgres's folder lock
+      // already keeps every other process out.
+      const options = buildDataSourceOptions(readDatabaseConfig(env), { applicationName: 'auth-migrations', migrations });
+      await runMigrations(options, log, { advisoryLock: false });
     } catch (error) {
       await postgres.close().catch(() => undefined);
       throw error;
@@ -68,24 +72,5 @@ export class EmbeddedRuntime {
   /** Stops the embedded PostgreSQL, if any (its data stays in DATA_DIR). */
   async close(): Promise<void> {
     await this.postgres?.close();
-  }
-}
-
-/**
- * The migrations of the release phase, on the embedded database: one connection, no advisory lock
- * (EmbeddedPostgres's folder lock already keeps any other process out).
- */
-async function migrate(
-  config: ReturnType<typeof readDatabaseConfig>,
-  log: (line: string) => void,
-  migrations: DataSourceOptions['migrations'] | undefined,
-): Promise<void> {
-  const options = buildDataSourceOptions(config, { applicationName: 'auth-migrations', migrations });
-  const dataSource = await new DataSource({ ...options, poolSize: 1 } as DataSourceOptions).initialize();
-  try {
-    const applied = await dataSource.runMigrations({ transaction: 'each' });
-    for (const migration of applied) log(`applied ${migration.name}`);
-  } finally {
-    await dataSource.destroy();
   }
 }

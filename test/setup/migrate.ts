@@ -2,7 +2,7 @@ import { beforeAll } from '@jest/globals';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runMigrations } from '../../src/cli/migrate.js';
+import { runMigrations } from '../../src/database/run-migrations.js';
 import { readDatabaseConfig } from '../../src/config/database.config.js';
 import { buildDataSourceOptions } from '../../src/database/data-source-options.js';
 
