@@ -120,10 +120,11 @@ describe('embedded mode (no DATABASE_URL, no REDIS_URL)', () => {
   });
 
   it('runs e-mail jobs in process from the outbox, with retries and backoff', async () => {
+    const attemptsBefore = smtp.attempts;
     smtp.failNext(alice.email, 2); // two temporary failures, then the relay takes it
     expect((await api.post('/api/password/reset/', { email: alice.email })).status).toBe(202);
     const mail = await smtp.waitFor(alice.email, /reset/i);
-    expect(smtp.attempts).toBeGreaterThanOrEqual(3);
+    expect(smtp.attempts - attemptsBefore).toBeGreaterThanOrEqual(3);
     const { uid, token } = linkParameters(mail);
     alice.password = 'Another-strong-passphrase-42!';
     expect((await api.post('/api/password/reset/confirm/', { uid, token, new_password: alice.password })).status).toBe(200);

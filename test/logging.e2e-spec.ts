@@ -130,6 +130,8 @@ describe('production logs', () => {
       const response = await api.request('GET', '/health/live/', { headers: { 'x-request-id': bad } });
       const echoed = response.headers.get('x-request-id');
       expect(echoed).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+      // The request's line is written after the answer (onResponse): wait for it, then check it.
+      await waitFor(async () => web.output().includes(echoed!));
       expect(web.output()).not.toContain(bad);
     }
     // A 404 gets one too.
