@@ -38,11 +38,14 @@ export class DomainEvents {
   emit<Name extends DomainEventName>(name: Name, payload: DomainEventMap[Name]): void {
     setImmediate(() => {
       const failed = (error: unknown) => this.logger.error(`a listener of ${name} failed: ${(error as Error).message}`);
-      try {
-        // emitAsync: a listener's rejected promise is caught here instead of going unhandled.
-        this.emitter.emitAsync(name, payload).catch(failed);
-      } catch (error) {
-        failed(error);
+      // Each listener on its own: one that throws does not stop the others (emitAsync stops at the
+      // first throw), and every failure is logged (emitAsync's Promise.all reports only the first).
+      for (const listener of this.emitter.listeners(name)) {
+        try {
+          Promise.resolve(listener.call(this.emitter, payload)).catch(failed);
+        } catch (error) {
+          failed(error);
+        }
       }
     });
   }
